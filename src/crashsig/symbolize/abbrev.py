@@ -1,0 +1,134 @@
+"""DWARF constants we use, abbreviation tables and per-abbreviation skip plans."""
+
+from __future__ import annotations
+
+import attrs
+
+from crashsig.symbolize.reader import sleb, uleb
+
+# keep-sorted start
+AT_ABSTRACT_ORIGIN = 0x31
+AT_ADDR_BASE = 0x73
+AT_CALL_COLUMN = 0x57
+AT_CALL_FILE = 0x58
+AT_CALL_LINE = 0x59
+AT_COMP_DIR = 0x1B
+AT_GNU_ADDR_BASE = 0x2133
+AT_GNU_RANGES_BASE = 0x2132
+AT_HIGH_PC = 0x12
+AT_LINKAGE_NAME = 0x6E
+AT_LOW_PC = 0x11
+AT_MIPS_LINKAGE_NAME = 0x2007
+AT_NAME = 0x03
+AT_RANGES = 0x55
+AT_RNGLISTS_BASE = 0x74
+AT_SIBLING = 0x01
+AT_SPECIFICATION = 0x47
+AT_STMT_LIST = 0x10
+AT_STR_OFFSETS_BASE = 0x72
+# keep-sorted end
+
+TAG_COMPILE_UNIT = 0x11
+TAG_INLINED_SUBROUTINE = 0x1D
+TAG_PARTIAL_UNIT = 0x3C
+TAG_SKELETON_UNIT = 0x4A
+TAG_SUBPROGRAM = 0x2E
+# Tags whose children may hold subprograms or inlined subroutines covering code.
+SCOPE_TAGS = frozenset({0x0B, 0x02, 0x13, 0x17, 0x39, 0x32, 0x25, TAG_SUBPROGRAM, TAG_INLINED_SUBROUTINE})
+
+FORM_ADDR = 0x01
+FORM_ADDRX = 0x1B
+FORM_DATA16 = 0x1E
+FORM_IMPLICIT_CONST = 0x21
+FORM_INDIRECT = 0x16
+FORM_REF_ADDR = 0x10
+FORM_STRING = 0x08
+ADDRX_FORMS = frozenset({0x1B, 0x29, 0x2A, 0x2B, 0x2C, 0x1F01})
+STRX_FORMS = frozenset({0x1A, 0x25, 0x26, 0x27, 0x28, 0x1F02})
+STRP_FORMS = frozenset({0x0E})
+LINE_STRP_FORMS = frozenset({0x1F})
+UNIT_REF_FORMS = frozenset({0x11, 0x12, 0x13, 0x14, 0x15})
+BLOCK_FORMS = frozenset({0x03, 0x04, 0x09, 0x0A, 0x18})
+RNGLISTX_FORM = 0x23
+ADDRESS_CLASS_FORMS = ADDRX_FORMS | {FORM_ADDR}
+
+# Skip codes for variable-size forms (fixed sizes are >= 0).
+VARINT, CSTRING, BLOCK1, BLOCK2, BLOCK4, BLOCK_ULEB, INDIRECT = -1, -2, -3, -4, -5, -6, -7
+_FIXED = {
+    0x0B: 1, 0x11: 1, 0x0C: 1, 0x25: 1, 0x29: 1,
+    0x05: 2, 0x12: 2, 0x26: 2, 0x2A: 2,
+    0x27: 3, 0x2B: 3,
+    0x06: 4, 0x13: 4, 0x1C: 4, 0x28: 4, 0x2C: 4,
+    0x07: 8, 0x14: 8, 0x20: 8, 0x24: 8,
+    0x1E: 16, 0x19: 0, FORM_IMPLICIT_CONST: 0,
+}
+_OFFSET_SIZED = frozenset({0x0E, 0x17, 0x1F, 0x1D, 0x1F20, 0x1F21})
+_VARIABLE = {
+    0x0D: VARINT, 0x0F: VARINT, 0x15: VARINT, 0x1A: VARINT, 0x1B: VARINT, 0x22: VARINT,
+    0x23: VARINT, 0x1F01: VARINT, 0x1F02: VARINT, FORM_STRING: CSTRING, 0x0A: BLOCK1,
+    0x03: BLOCK2, 0x04: BLOCK4, 0x09: BLOCK_ULEB, 0x18: BLOCK_ULEB, FORM_INDIRECT: INDIRECT,
+}
+
+
+def form_size(form: int, addr_size: int, offset_size: int, version: int) -> int | None:
+    """Fixed byte size of a form (>= 0), a negative skip code, or None if unknown."""
+    if form in _FIXED:
+        return _FIXED[form]
+    if form == FORM_ADDR:
+        return addr_size
+    if form in _OFFSET_SIZED:
+        return offset_size
+    if form == FORM_REF_ADDR:
+        return offset_size if version >= 3 else addr_size
+    return _VARIABLE.get(form)
+
+
+@attrs.frozen
+class Abbrev:
+    """One abbreviation: a DIE's tag, whether it has children, its (attribute, form) list."""
+
+    tag: int
+    has_children: bool
+    attrs: tuple[tuple[int, int, int], ...]
+    """``(attribute, form, implicit_const value)`` triples in encoding order."""
+
+
+def parse_abbrev_table(data: bytes) -> dict[int, Abbrev]:
+    """Decode one abbreviation table from ``data`` (which starts at the table)."""
+    table: dict[int, Abbrev] = {}
+    pos = 0
+    while True:
+        code, pos = uleb(data, pos)
+        if code == 0:
+            return table
+        tag, pos = uleb(data, pos)
+        children = data[pos] != 0
+        pos += 1
+        specs = []
+        while True:
+            name, pos = uleb(data, pos)
+            form, pos = uleb(data, pos)
+            if name == 0 and form == 0:
+                break
+            implicit = 0
+            if form == FORM_IMPLICIT_CONST:
+                implicit, pos = sleb(data, pos)
+            specs.append((name, form, implicit))
+        table[code] = Abbrev(tag, children, tuple(specs))
+
+
+def skip_plan(abbrev: Abbrev, addr_size: int, offset_size: int, version: int) -> tuple[int, ...] | None:
+    """Steps to skip a DIE's attributes: merged fixed sizes and variable-size codes.
+
+    None when a form is unknown (the caller reports corrupt DWARF).
+    """
+    plan: list[int] = []
+    for _, form, _ in abbrev.attrs:
+        size = form_size(form, addr_size, offset_size, version)
+        if size is None:
+            return None
+        if size >= 0 and plan and plan[-1] >= 0:
+            plan[-1] += size
+        elif size != 0 or not plan:
+            plan.append(size)
+    return tuple(p for p in plan if p != 0)

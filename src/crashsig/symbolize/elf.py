@@ -1,0 +1,222 @@
+"""ELF images: a mapped file, its sections, the ET_REL layout and the build-id.
+
+pyelftools parses the ELF and section headers (cheap); section contents are read
+straight from the ``mmap`` so nothing is loaded that a lookup does not need.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import zlib
+from functools import cached_property
+
+import attrs
+from elftools.common.exceptions import ELFError as _PyElfError
+from elftools.elf.elffile import ELFFile
+
+from crashsig.errors import ElfError
+
+SHF_ALLOC = 0x2
+SHF_EXECINSTR = 0x4
+SHF_COMPRESSED = 0x800
+SHT_NOBITS = 8
+_ELFCOMPRESS_ZLIB = 1
+
+
+@attrs.frozen
+class Section:
+    """One section header."""
+
+    index: int
+    name: str
+    type: int
+    flags: int
+    addr: int
+    offset: int
+    size: int
+    link: int
+    info: int
+
+
+class Blob:
+    """Bounded read access to one section's bytes (a window of the mapped file)."""
+
+    def __init__(self, buf: mmap.mmap | bytes, start: int, size: int, name: str, path: str) -> None:
+        self.buf = buf
+        self.start = start
+        self.size = size
+        self.name = name
+        self.path = path
+
+    def read(self, offset: int, length: int) -> bytes:
+        """Copy ``length`` bytes at ``offset``; ElfError if that leaves the section."""
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise ElfError(f"{self.path}: read of {length} bytes at {offset:#x} is outside {self.name}")
+        return self.buf[self.start + offset : self.start + offset + length]
+
+    def tail(self, offset: int) -> bytes:
+        """Copy everything from ``offset`` to the end of the section."""
+        return self.read(offset, self.size - offset)
+
+    def cstring(self, offset: int) -> str:
+        """The NUL-terminated string at ``offset`` (as UTF-8, bad bytes replaced)."""
+        if not 0 <= offset < self.size:
+            raise ElfError(f"{self.path}: string offset {offset:#x} is outside {self.name}")
+        begin = self.start + offset
+        end = self.buf.find(b"\0", begin, self.start + self.size)
+        if end < 0:
+            raise ElfError(f"{self.path}: unterminated string at {offset:#x} in {self.name}")
+        return self.buf[begin:end].decode("utf-8", "replace")
+
+
+class ElfImage:
+    """A mapped ELF file. Use :func:`load_elf` to open one."""
+
+    def __init__(self, path: str, data: mmap.mmap) -> None:
+        self.path = path
+        self._map = data
+        try:
+            self._elf = ELFFile(data)  # type: ignore[arg-type]  # mmap is a binary stream
+            header = self._elf.header
+            self.type: str = str(header["e_type"])
+            self.machine: str = str(header["e_machine"])
+            self.little_endian: bool = bool(self._elf.little_endian)
+            self.elfclass: int = int(self._elf.elfclass)
+            self.sections = tuple(self._read_sections())
+        except (_PyElfError, ValueError, KeyError, OSError) as exc:  # pyelftools' structure errors
+            raise ElfError(f"{path}: not a valid ELF file ({exc})") from exc
+        except Exception as exc:  # noqa: BLE001  # construct raises its own tree on truncation
+            raise ElfError(f"{path}: truncated or malformed ELF headers ({exc})") from exc
+
+    def _read_sections(self) -> list[Section]:
+        out = []
+        for index, sec in enumerate(self._elf.iter_sections()):
+            hdr = sec.header
+            section = Section(
+                index, sec.name, _sh_type(hdr["sh_type"]), hdr["sh_flags"], hdr["sh_addr"],
+                hdr["sh_offset"], hdr["sh_size"], hdr["sh_link"], hdr["sh_info"],
+            )
+            if section.type != SHT_NOBITS and section.offset + section.size > len(self._map):
+                raise ElfError(f"{self.path}: section {section.name} runs past the end of the file (truncated?)")
+            out.append(section)
+        return out
+
+    @property
+    def is_relocatable(self) -> bool:
+        """True for ET_REL objects such as kernel modules (``.ko``)."""
+        return self.type == "ET_REL"
+
+    @cached_property
+    def section_by_name(self) -> dict[str, Section]:
+        """Sections by name (the first one wins on duplicates)."""
+        out: dict[str, Section] = {}
+        for sec in self.sections:
+            out.setdefault(sec.name, sec)
+        return out
+
+    def has_section(self, name: str) -> bool:
+        """True when a section of that name exists and has contents."""
+        sec = self.section_by_name.get(name)
+        return sec is not None and sec.type != SHT_NOBITS and sec.size > 0
+
+    def get_blob(self, name: str) -> Blob | None:
+        """Read access to a section's contents, decompressed if needed; None if absent."""
+        sec = self.section_by_name.get(name)
+        if sec is None or sec.type == SHT_NOBITS:
+            return None
+        return self.blob_of(sec)
+
+    def blob_of(self, sec: Section) -> Blob:
+        """Read access to one section's contents."""
+        if sec.flags & SHF_COMPRESSED:
+            data = self._decompress(sec)
+            return Blob(data, 0, len(data), sec.name, self.path)
+        return Blob(self._map, sec.offset, sec.size, sec.name, self.path)
+
+    def _decompress(self, sec: Section) -> bytes:
+        raw = self._map[sec.offset : sec.offset + sec.size]
+        hdr_size = 24 if self.elfclass == 64 else 12
+        kind = int.from_bytes(raw[:4], "little" if self.little_endian else "big")
+        if kind != _ELFCOMPRESS_ZLIB:
+            raise ElfError(f"{self.path}: {sec.name} uses unsupported compression type {kind}")
+        try:
+            return zlib.decompress(raw[hdr_size:])
+        except zlib.error as exc:
+            raise ElfError(f"{self.path}: {sec.name} does not decompress ({exc})") from exc
+
+    @cached_property
+    def section_bases(self) -> tuple[int, ...]:
+        """Address of each section: ``sh_addr``, or for ET_REL a synthetic layout.
+
+        A relocatable object has every section at address 0. We place ``.text`` at 0 (so
+        addresses equal ``addr2line -j .text`` offsets) and the other allocated sections
+        after it, each aligned to 4 KiB, so that every code address is unique.
+        """
+        if not self.is_relocatable:
+            return tuple(sec.addr for sec in self.sections)
+        bases = [0] * len(self.sections)
+        text = self.section_by_name.get(".text")
+        cursor = text.size if text else 0
+        for sec in self.sections:
+            if sec.flags & SHF_ALLOC and sec is not text:
+                cursor = (cursor + 0xFFF) & ~0xFFF
+                bases[sec.index] = cursor
+                cursor += sec.size
+        return tuple(bases)
+
+    def executable_sections(self) -> list[Section]:
+        """Sections that hold code."""
+        return [s for s in self.sections if s.flags & SHF_EXECINSTR and s.flags & SHF_ALLOC]
+
+    @cached_property
+    def build_id(self) -> str | None:
+        """The GNU build-id as lowercase hex, or None."""
+        for sec in self.sections:
+            if sec.type == 7 and sec.size >= 16:  # SHT_NOTE
+                note = _find_build_id(self.blob_of(sec).tail(0), self.little_endian)
+                if note:
+                    return note
+        return None
+
+    def close(self) -> None:
+        """Release the mapping."""
+        self._map.close()
+
+
+def _sh_type(value: object) -> int:
+    names = {"SHT_NOBITS": SHT_NOBITS, "SHT_NOTE": 7, "SHT_SYMTAB": 2, "SHT_RELA": 4, "SHT_REL": 9, "SHT_STRTAB": 3}
+    if isinstance(value, int):
+        return value
+    return names.get(str(value), 1)
+
+
+def _find_build_id(data: bytes, little: bool) -> str | None:
+    order = "little" if little else "big"
+    pos = 0
+    while pos + 12 <= len(data):
+        namesz, descsz, kind = (int.from_bytes(data[pos + i : pos + i + 4], order) for i in (0, 4, 8))
+        name_end = pos + 12 + ((namesz + 3) & ~3)
+        desc_end = name_end + ((descsz + 3) & ~3)
+        if kind == 3 and data[pos + 12 : pos + 12 + namesz].rstrip(b"\0") == b"GNU":
+            return data[name_end : name_end + descsz].hex()
+        if desc_end <= pos:
+            break
+        pos = desc_end
+    return None
+
+
+def load_elf(path: str | os.PathLike[str]) -> ElfImage:
+    """Map an ELF file read-only; ElfError if it is missing, empty or not an ELF."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size < 64:
+                raise ElfError(f"{name}: not an ELF file (too small)")
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError as exc:
+        raise ElfError(f"{name}: cannot open ({exc.strerror or exc})") from exc
+    if data[:4] != b"\x7fELF":
+        data.close()
+        raise ElfError(f"{name}: not an ELF file (bad magic)")
+    return ElfImage(name, data)

@@ -1,0 +1,167 @@
+"""Text symbols of an ELF image: by name (``func+off/size``) and by address.
+
+Columns of ``.symtab`` are sliced out with strided ``memoryview`` casts, so even a
+vmlinux with 150 000 symbols is indexed without a Python loop over every entry.
+Sizes follow kallsyms: a symbol extends to the next text symbol's address.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import operator
+import struct
+import sys
+from functools import cached_property
+
+import attrs
+
+from crashsig.errors import ElfError
+from crashsig.symbolize.elf import SHF_ALLOC, SHF_EXECINSTR, ElfImage
+
+_STT_NOTYPE, _STT_FUNC = 0, 2
+_STB_GLOBAL = 1
+# st_info bytes whose type (low nibble) is NOTYPE or FUNC, any binding.
+_TEXT_TYPE = bytes(1 if b & 0xF in (_STT_NOTYPE, _STT_FUNC) else 0 for b in range(256))
+
+
+@attrs.frozen
+class Symbol:
+    """One text symbol."""
+
+    name: str
+    """Symbol name as in the symbol table (``foo.isra.0`` kept)."""
+    address: int
+    """Start address in the image's address space (ET_REL: the synthetic layout)."""
+    elf_size: int
+    """``st_size`` from the symbol table."""
+
+
+class SymbolTable:
+    """Text symbols of one image (``.symtab``, else ``.dynsym``)."""
+
+    def __init__(self, image: ElfImage) -> None:
+        self.image = image
+        sec = image.section_by_name.get(".symtab") or image.section_by_name.get(".dynsym")
+        self.present = sec is not None and sec.size > 0
+        self._names: list[int] = []
+        self._info = b""
+        self._shndx: list[int] = []
+        self._values: list[int] = []
+        self._sizes: list[int] = []
+        if sec is None or not self.present:
+            return
+        if not 0 < sec.link < len(image.sections):
+            raise ElfError(f"{image.path}: symbol table has no string table (sh_link {sec.link})")
+        self._strtab = image.blob_of(image.sections[sec.link])
+        self._read_columns(image.blob_of(sec).tail(0))
+
+    def _read_columns(self, data: bytes) -> None:
+        is64 = self.image.elfclass == 64
+        entsize = 24 if is64 else 16
+        data = data[: len(data) - len(data) % entsize]
+        if is64 and self.image.little_endian and sys.byteorder == "little":
+            view = memoryview(data)
+            self._names = view.cast("I")[0::6].tolist()
+            self._info = data[4::24]
+            self._shndx = view.cast("H")[3::12].tolist()
+            self._values = view.cast("Q")[1::3].tolist()
+            self._sizes = view.cast("Q")[2::3].tolist()
+            return
+        order = "<" if self.image.little_endian else ">"
+        if is64:
+            rows = [(n, i, x, v, s) for n, i, _, x, v, s in struct.iter_unpack(order + "IBBHQQ", data)]
+        else:
+            rows = [(n, i, x, v, s) for n, v, s, i, _, x in struct.iter_unpack(order + "IIIBBH", data)]
+        self._names = [r[0] for r in rows]
+        self._info = bytes(r[1] for r in rows)
+        self._shndx = [r[2] for r in rows]
+        self._values = [r[3] for r in rows]
+        self._sizes = [r[4] for r in rows]
+
+    @cached_property
+    def _text(self) -> tuple[list[int], list[int], list[int]]:
+        """(indices of text symbols sorted by address, their addresses, sorted unique addresses)."""
+        code = bytearray(65536)
+        for sec in self.image.sections:
+            if sec.flags & SHF_EXECINSTR and sec.flags & SHF_ALLOC:
+                code[sec.index] = 1
+        in_code = bytes(map(code.__getitem__, self._shndx))
+        mask = bytes(map(operator.and_, self._info.translate(_TEXT_TYPE), in_code))
+        mask = bytes(map(operator.and_, mask, map(bool, self._names)))
+        indices = list(itertools.compress(range(len(self._names)), mask))
+        if self.image.is_relocatable:
+            bases = self.image.section_bases
+            addrs = [bases[self._shndx[i]] + self._values[i] for i in indices]
+        else:
+            addrs = list(itertools.compress(self._values, mask))
+        order = sorted(range(len(indices)), key=addrs.__getitem__)
+        sorted_idx = [indices[k] for k in order]
+        sorted_addr = [addrs[k] for k in order]
+        return sorted_idx, sorted_addr, sorted(set(sorted_addr))
+
+    def _address(self, index: int) -> int:
+        return self.image.section_bases[self._shndx[index]] + self._values[index] if self.image.is_relocatable else self._values[index]
+
+    def _symbol(self, index: int) -> Symbol:
+        return Symbol(self._strtab.cstring(self._names[index]), self._address(index), self._sizes[index])
+
+    def kallsyms_size(self, sym: Symbol) -> int:
+        """Size as kallsyms prints it: distance to the next text symbol (``st_size`` for the last)."""
+        unique = self._text[2]
+        pos = bisect.bisect_right(unique, sym.address)
+        return unique[pos] - sym.address if pos < len(unique) else max(sym.elf_size, 1)
+
+    def find_by_name(self, name: str) -> list[Symbol]:
+        """Every text symbol called ``name``, in address order (empty when none)."""
+        if not self.present or not name:
+            return []
+        needle = name.encode() + b"\0"
+        blob = self._strtab
+        end = blob.start + blob.size
+        offsets = []
+        pos = blob.buf.find(needle, blob.start, end)
+        while pos >= 0:  # suffix-merged string tables may point into the middle of a string
+            offsets.append(pos - blob.start)
+            pos = blob.buf.find(needle, pos + 1, end)
+        wanted = self._name_set.intersection(offsets)
+        found = []
+        for off in wanted:
+            index = self._names.index(off)
+            while True:
+                if self._is_text(index):
+                    found.append(self._symbol(index))
+                try:
+                    index = self._names.index(off, index + 1)
+                except ValueError:
+                    break
+        return sorted(found, key=lambda s: s.address)
+
+    @cached_property
+    def _name_set(self) -> set[int]:
+        return set(self._names)
+
+    def _is_text(self, index: int) -> bool:
+        sec = self._shndx[index]
+        return bool(self._info[index] & 0xF in (_STT_NOTYPE, _STT_FUNC) and sec < len(self.image.sections)
+                    and self.image.sections[sec].flags & SHF_EXECINSTR and self.image.sections[sec].flags & SHF_ALLOC)
+
+    def find_by_address(self, address: int) -> Symbol | None:
+        """The text symbol covering ``address`` (kallsyms rules), or None."""
+        if not self.present:
+            return None
+        indices, addrs, _ = self._text
+        pos = bisect.bisect_right(addrs, address) - 1
+        if pos < 0:
+            return None
+        start = addrs[pos]
+        first = bisect.bisect_left(addrs, start)
+        best = max(range(first, pos + 1), key=lambda k: self._rank(indices[k]))
+        sym = self._symbol(indices[best])
+        if address >= sym.address + max(self.kallsyms_size(sym), sym.elf_size):
+            return None
+        return sym
+
+    def _rank(self, index: int) -> tuple[bool, bool]:
+        info = self._info[index]
+        return info & 0xF == _STT_FUNC, info >> 4 == _STB_GLOBAL
