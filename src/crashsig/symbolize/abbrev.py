@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 
 from crashsig.symbolize.reader import sleb, uleb
@@ -93,14 +95,53 @@ class Abbrev:
     """``(attribute, form, implicit_const value)`` triples in encoding order."""
 
 
-def parse_abbrev_table(data: bytes) -> dict[int, Abbrev]:
-    """Decode one abbreviation table from ``data`` (which starts at the table)."""
-    table: dict[int, Abbrev] = {}
-    pos = 0
-    while True:
+class AbbrevTable:
+    """One abbreviation table, decoded only as far as the codes asked for.
+
+    A unit whose top DIE is all we need (building the unit index) then decodes one
+    entry instead of hundreds.
+    """
+
+    def __init__(self, fetch: Callable[[int], bytes], window: int = 1024) -> None:
+        self._fetch = fetch
+        self._data = fetch(window)
+        self._window = window
+        self._pos = 0
+        self._table: dict[int, Abbrev] = {}
+        self.known = self._table
+        """The abbreviations decoded so far (hot loops try this dict before :meth:`get`)."""
+        self._done = False
+
+    def get(self, code: int) -> Abbrev | None:
+        """The abbreviation for ``code``, or None if the table has none."""
+        found = self._table.get(code)
+        while found is None and not self._done:
+            self._next()
+            found = self._table.get(code)
+        return found
+
+    def values(self) -> list[Abbrev]:
+        """Every abbreviation (decodes the rest of the table)."""
+        while not self._done:
+            self._next()
+        return list(self._table.values())
+
+    def _next(self) -> None:
+        while True:
+            try:
+                return self._decode()
+            except IndexError:
+                if len(self._data) < self._window:  # the section ended: truly truncated
+                    raise
+                self._window *= 4
+                self._data = self._fetch(self._window)
+
+    def _decode(self) -> None:
+        data, pos = self._data, self._pos
         code, pos = uleb(data, pos)
         if code == 0:
-            return table
+            self._done = True
+            return
         tag, pos = uleb(data, pos)
         children = data[pos] != 0
         pos += 1
@@ -114,7 +155,8 @@ def parse_abbrev_table(data: bytes) -> dict[int, Abbrev]:
             if form == FORM_IMPLICIT_CONST:
                 implicit, pos = sleb(data, pos)
             specs.append((name, form, implicit))
-        table[code] = Abbrev(tag, children, tuple(specs))
+        self._pos = pos
+        self._table[code] = Abbrev(tag, children, tuple(specs))
 
 
 def skip_plan(abbrev: Abbrev, addr_size: int, offset_size: int, version: int) -> tuple[int, ...] | None:

@@ -36,7 +36,7 @@ class DwarfInfo:
             raise self.error("no .debug_info section")
         self.info = info
         self._units: collections.OrderedDict[int, Unit] = collections.OrderedDict()
-        self._abbrevs: collections.OrderedDict[int, dict[int, A.Abbrev]] = collections.OrderedDict()
+        self._abbrevs: collections.OrderedDict[int, A.AbbrevTable] = collections.OrderedDict()
         self.unit_ranges_override: list[tuple[int, int, int]] | None = None
         self.function_cache: dict[int, list[tuple[int, int, int]]] = {}
         """Subprogram indexes by unit offset: built on use, preloaded from the on-disk index."""
@@ -65,23 +65,16 @@ class DwarfInfo:
         return blob
 
     # ---- units -------------------------------------------------------------------------
-    def get_abbrevs(self, offset: int) -> dict[int, A.Abbrev]:
-        """The abbreviation table at ``offset`` of ``.debug_abbrev`` (cached)."""
+    def get_abbrevs(self, offset: int) -> A.AbbrevTable:
+        """The abbreviation table at ``offset`` of ``.debug_abbrev`` (cached, decoded lazily)."""
         table = self._abbrevs.get(offset)
         if table is not None:
             self._abbrevs.move_to_end(offset)
             return table
         blob = self._need(".debug_abbrev")
-        size = _WINDOW * 16
-        while True:
-            data = blob.read(offset, min(size, blob.size - offset)) if 0 <= offset < blob.size else b""
-            try:
-                table = A.parse_abbrev_table(data)
-                break
-            except IndexError:
-                if offset + size >= blob.size:
-                    raise self.error(f"truncated abbreviation table at .debug_abbrev+{offset:#x}") from None
-                size *= 4
+        if not 0 <= offset < blob.size:
+            raise self.error(f"abbreviation offset {offset:#x} is outside .debug_abbrev")
+        table = A.AbbrevTable(lambda size: blob.read(offset, min(size, blob.size - offset)))
         self._abbrevs[offset] = table
         if len(self._abbrevs) > _ABBREV_CACHE:
             self._abbrevs.popitem(last=False)

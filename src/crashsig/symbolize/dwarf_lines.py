@@ -6,6 +6,8 @@ covers it, so a lookup decodes on average half of one unit's program, never more
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from crashsig.errors import DwarfError
@@ -151,50 +153,80 @@ class LineTable:
         return f"{directory}/{name}" if directory else name
 
     def find(self, address: int) -> Row | None:
-        """The row covering ``address``: the last row at or below it in its sequence."""
+        """The row covering ``address``: the last row at or below it in its sequence.
+
+        The first lookup decodes the program only up to the answer; a second lookup in
+        the same table decodes it all once into sorted arrays and bisects from then on.
+        """
         try:
-            return self._run(address)
+            if self._index is None and self._lookups:
+                self._index = self._build_index()
+            self._lookups += 1
+            if self._index is not None:
+                return self._find_indexed(address)
+            return self._scan(address)
         except IndexError as exc:
             raise self.unit.dwarf.error("truncated line program") from exc
 
-    def _run(self, target: int) -> Row | None:  # noqa: C901  # one state machine, kept whole
+    _index: tuple[list[int], list[int], list[Row]] | None = None
+    _lookups = 0
+
+    def _scan(self, target: int) -> Row | None:
+        prev: Row | None = None
+        prev_addr = -1
+        for addr, row in self._rows():
+            if prev is not None and prev_addr <= target < addr:
+                return prev
+            prev, prev_addr = row, addr
+        return None
+
+    def _build_index(self) -> tuple[list[int], list[int], list[Row]]:
+        entries: list[tuple[int, int, Row]] = []
+        prev: Row | None = None
+        prev_addr = 0
+        for addr, row in self._rows():
+            if prev is not None:
+                entries.append((prev_addr, addr, prev))
+            prev, prev_addr = row, addr
+        entries.sort(key=lambda e: e[0])
+        return [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries]
+
+    def _find_indexed(self, target: int) -> Row | None:
+        starts, ends, rows = self._index  # type: ignore[misc]
+        pos = bisect.bisect_right(starts, target) - 1
+        return rows[pos] if pos >= 0 and ends[pos] > target else None
+
+    def _rows(self) -> Iterator[tuple[int, Row | None]]:  # noqa: C901  # one state machine, kept whole
+        """Yield ``(address, row)`` for every row; ``row`` is None at an end of sequence."""
         buf, end = self.buf, len(self.buf)
-        opcode_base, line_base, line_range = self.opcode_base, self.line_base, self.line_range
-        min_inst, std_lengths = self.min_inst, self.std_lengths
-        const_add = (255 - opcode_base) // line_range * min_inst
+        opcode_base, std_lengths = self.opcode_base, self.std_lengths
+        min_inst = self.min_inst
+        addr_step = [(op - opcode_base) // self.line_range * min_inst for op in range(256)]
+        line_step = [self.line_base + (op - opcode_base) % self.line_range for op in range(256)]
+        const_add = addr_step[255]
         pos = self.program_start
         addr, file, line, column, disc = 0, 1, 1, 0, 0
-        prev_addr = -1
-        prev: Row | None = None
         while pos < end:
             op = buf[pos]
             pos += 1
             if op >= opcode_base:
-                adj = op - opcode_base
-                new_addr = addr + adj // line_range * min_inst
-                if prev is not None and prev_addr <= target < new_addr:
-                    return prev
-                addr = new_addr
-                line += line_base + adj % line_range
-                prev, prev_addr = (file, line, column, disc), addr
+                addr += addr_step[op]
+                line += line_step[op]
+                yield addr, (file, line, column, disc)
                 disc = 0
             elif op == 0:
                 length, pos = uleb(buf, pos)
                 sub = buf[pos]
                 if sub == 1:  # end_sequence
-                    if prev is not None and prev_addr <= target < addr:
-                        return prev
+                    yield addr, None
                     addr, file, line, column, disc = 0, 1, 1, 0, 0
-                    prev, prev_addr = None, -1
                 elif sub == 2:  # set_address
                     addr = unsigned(buf, pos + 1, length - 1)
                 elif sub == 4:  # set_discriminator
                     disc, _ = uleb(buf, pos + 1)
                 pos += length
             elif op == 1:  # copy
-                if prev is not None and prev_addr <= target < addr:
-                    return prev
-                prev, prev_addr = (file, line, column, disc), addr
+                yield addr, (file, line, column, disc)
                 disc = 0
             elif op == 2:  # advance_pc
                 delta, pos = uleb(buf, pos)
@@ -205,7 +237,11 @@ class LineTable:
             elif op == 4:  # set_file
                 file, pos = uleb(buf, pos)
             elif op == 5:  # set_column
-                column, pos = uleb(buf, pos)
+                column = buf[pos]
+                if column < 0x80:
+                    pos += 1
+                else:
+                    column, pos = uleb(buf, pos)
             elif op == 8:  # const_add_pc
                 addr += const_add
             elif op == 9:  # fixed_advance_pc
@@ -216,4 +252,3 @@ class LineTable:
             else:  # set_isa and unknown standard opcodes: skip their ULEB operands
                 for _ in range(std_lengths[op - 1]):
                     _, pos = uleb(buf, pos)
-        return None

@@ -42,17 +42,27 @@ class Section:
 class Blob:
     """Bounded read access to one section's bytes (a window of the mapped file)."""
 
-    def __init__(self, buf: mmap.mmap | bytes, start: int, size: int, name: str, path: str) -> None:
+    def __init__(self, buf: mmap.mmap | bytes, start: int, size: int, name: str, path: str, fd: int = -1) -> None:
         self.buf = buf
         self.start = start
         self.size = size
         self.name = name
         self.path = path
+        self.fd = fd
 
     def read(self, offset: int, length: int) -> bytes:
-        """Copy ``length`` bytes at ``offset``; ElfError if that leaves the section."""
+        """Copy ``length`` bytes at ``offset``; ElfError if that leaves the section.
+
+        File-backed reads use ``pread``: scattered small reads (unit headers) then cost
+        no resident memory, where touching the mapping would fault in whole page runs.
+        """
         if offset < 0 or length < 0 or offset + length > self.size:
             raise ElfError(f"{self.path}: read of {length} bytes at {offset:#x} is outside {self.name}")
+        if self.fd >= 0:
+            data = os.pread(self.fd, length, self.start + offset)
+            if len(data) != length:
+                raise ElfError(f"{self.path}: short read in {self.name} (file truncated while open?)")
+            return data
         return self.buf[self.start + offset : self.start + offset + length]
 
     def tail(self, offset: int) -> bytes:
@@ -73,9 +83,10 @@ class Blob:
 class ElfImage:
     """A mapped ELF file. Use :func:`load_elf` to open one."""
 
-    def __init__(self, path: str, data: mmap.mmap) -> None:
+    def __init__(self, path: str, data: mmap.mmap, fd: int) -> None:
         self.path = path
         self._map = data
+        self._fd = fd
         try:
             self._elf = ELFFile(data)  # type: ignore[arg-type]  # mmap is a binary stream
             header = self._elf.header
@@ -132,7 +143,7 @@ class ElfImage:
         if sec.flags & SHF_COMPRESSED:
             data = self._decompress(sec)
             return Blob(data, 0, len(data), sec.name, self.path)
-        return Blob(self._map, sec.offset, sec.size, sec.name, self.path)
+        return Blob(self._map, sec.offset, sec.size, sec.name, self.path, self._fd)
 
     def _decompress(self, sec: Section) -> bytes:
         raw = self._map[sec.offset : sec.offset + sec.size]
@@ -180,8 +191,11 @@ class ElfImage:
         return None
 
     def close(self) -> None:
-        """Release the mapping."""
+        """Release the mapping and the file descriptor."""
         self._map.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def _sh_type(value: object) -> int:
@@ -210,13 +224,20 @@ def load_elf(path: str | os.PathLike[str]) -> ElfImage:
     """Map an ELF file read-only; ElfError if it is missing, empty or not an ELF."""
     name = os.fspath(path)
     try:
-        with open(name, "rb") as fh:
-            if os.fstat(fh.fileno()).st_size < 64:
-                raise ElfError(f"{name}: not an ELF file (too small)")
-            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise ElfError(f"{name}: cannot open ({exc.strerror or exc})") from exc
-    if data[:4] != b"\x7fELF":
-        data.close()
-        raise ElfError(f"{name}: not an ELF file (bad magic)")
-    return ElfImage(name, data)
+    try:
+        if os.fstat(fd).st_size < 64:
+            raise ElfError(f"{name}: not an ELF file (too small)")
+        try:
+            data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise ElfError(f"{name}: cannot map ({exc})") from exc
+        if data[:4] != b"\x7fELF":
+            data.close()
+            raise ElfError(f"{name}: not an ELF file (bad magic)")
+        return ElfImage(name, data, fd)
+    except BaseException:
+        os.close(fd)
+        raise

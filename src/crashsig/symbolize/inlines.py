@@ -19,6 +19,7 @@ def function_ranges(unit: Unit) -> list[tuple[int, int, int]]:
     """(start, end, DIE position) for every subprogram with code in the unit."""
     unit.load_full()
     buf, abbrevs = unit.buf, unit.abbrevs
+    known = abbrevs.known
     entries: list[tuple[int, int, int]] = []
     top, _, pos = unit.read_die(unit.die_start)
     depth = 1 if top is not None and top.has_children else 0
@@ -30,7 +31,7 @@ def function_ranges(unit: Unit) -> list[tuple[int, int, int]]:
             depth -= 1
             pos = attr_pos
             continue
-        ab = abbrevs.get(code)
+        ab = known.get(code) or abbrevs.get(code)
         if ab is None:
             raise unit.dwarf.error(f"unknown abbreviation {code} at .debug_info+{unit.offset + pos:#x}")
         if ab.tag == A.TAG_SUBPROGRAM and ab in with_code:
@@ -72,6 +73,7 @@ def inline_chain(unit: Unit, address: int) -> list[Attrs]:
     if ab is None or not ab.has_children:
         return chain
     buf, abbrevs, end = unit.buf, unit.abbrevs, len(unit.buf)
+    known = abbrevs.known
     depth = 1
     while pos < end:
         code, attr_pos = uleb(buf, pos)
@@ -81,7 +83,7 @@ def inline_chain(unit: Unit, address: int) -> list[Attrs]:
                 return chain
             pos = attr_pos
             continue
-        ab = abbrevs.get(code)
+        ab = known.get(code) or abbrevs.get(code)
         if ab is None:
             raise unit.dwarf.error(f"unknown abbreviation {code} at .debug_info+{unit.offset + pos:#x}")
         if ab.tag not in _BLOCK_TAGS:

@@ -20,7 +20,6 @@ from crashsig.errors import ElfError
 from crashsig.symbolize.elf import SHF_ALLOC, SHF_EXECINSTR, ElfImage
 
 _STT_NOTYPE, _STT_FUNC = 0, 2
-_STB_GLOBAL = 1
 # st_info bytes whose type (low nibble) is NOTYPE or FUNC, any binding.
 _TEXT_TYPE = bytes(1 if b & 0xF in (_STT_NOTYPE, _STT_FUNC) else 0 for b in range(256))
 
@@ -162,6 +161,7 @@ class SymbolTable:
             return None
         return sym
 
-    def _rank(self, index: int) -> tuple[bool, bool]:
-        info = self._info[index]
-        return info & 0xF == _STT_FUNC, info >> 4 == _STB_GLOBAL
+    def _rank(self, index: int) -> tuple[bool, int]:
+        # Aliases at one address: a FUNC beats a NOTYPE label, then the first in the
+        # symbol table wins (what addr2line's elf_find_function does).
+        return self._info[index] & 0xF == _STT_FUNC, -index

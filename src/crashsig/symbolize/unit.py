@@ -93,7 +93,8 @@ class Unit:
     def tag(self) -> int:
         """Tag of the unit's top DIE."""
         code, _ = uleb(self.buf, self.die_start)
-        return self.abbrevs[code].tag if code in self.abbrevs else 0
+        ab = self.abbrevs.get(code)
+        return ab.tag if ab is not None else 0
 
     # ---- DIE decoding ------------------------------------------------------------------
     def abbrev_at(self, pos: int) -> tuple[A.Abbrev | None, int]:
@@ -205,6 +206,7 @@ class Unit:
         """Position after the children list starting at ``pos`` (bounded by the unit)."""
         buf, end, depth = self.buf, len(self.buf), 1
         abbrevs = self.abbrevs
+        known = abbrevs.known
         while pos < end:
             code, pos = uleb(buf, pos)
             if code == 0:
@@ -212,7 +214,7 @@ class Unit:
                 if depth == 0:
                     return pos
                 continue
-            ab = abbrevs.get(code)
+            ab = known.get(code) or abbrevs.get(code)
             if ab is None:
                 raise self.dwarf.error(f"unknown abbreviation {code} at .debug_info+{self.offset + pos:#x}")
             if ab.has_children:
