@@ -211,8 +211,7 @@ def test_garbage_kernel_is_an_infra_error(tmp_path: Path) -> None:
         garbage, build_initramfs(tmp_path / "i.gz"), accel="tcg", boot_timeout=30
     )
     assert result.outcome == "infra error"
-    assert result.reason.startswith("QEMU exited with status 1: ")
-    assert "kernel" in result.reason.split(": ", 1)[1]
+    assert result.reason == f"{garbage}: not a kernel image (no x86 boot 'HdrS' header, not ELF)"
 
 
 def test_missing_qemu_is_an_infra_error(kernel: DebianKernel, tmp_path: Path) -> None:

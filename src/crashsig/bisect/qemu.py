@@ -73,6 +73,8 @@ DEFAULT_CMDLINE: tuple[str, ...] = (
 _INIT_RE = re.compile(rb"Run \S+ as init process|" + re.escape(BOOTED_LINE.encode()))
 _ERROR_RE = re.compile(re.escape(ERROR_PREFIX.encode()) + rb"(?P<why>[^\r\n]*)")
 _END_RE = re.compile(re.escape(END_PREFIX.encode()) + rb"(?P<status>\d+)")
+_BZIMAGE_MAGIC_OFFSET = 0x202  # x86 boot protocol: every bzImage has "HdrS" here
+_BZIMAGE_MAGIC = b"HdrS"
 _KVM_PROBE_TIMEOUT = 10.0
 _EXIT_WAIT = 10.0
 _kvm_probes: dict[str, bool] = {}
@@ -136,6 +138,7 @@ def boot(
         if not os.access(path, os.R_OK) or not path.is_file():
             raise InputError(f"{path}: {what} is not a readable file")
     try:
+        _check_kernel_image(kernel)
         qemu_path = find_qemu(qemu)
         accel_used = _choose_accel(accel, qemu_path, kernel)
     except InfraError as exc:
@@ -147,38 +150,45 @@ def boot(
     argv += ["-initrd", str(initramfs)]
     limits = _Limits(started, boot_timeout, test_timeout, total_timeout, crash_grace)
     try:
+        console, stopped, returncode, errors = _run(argv, console_log, limits)
+    except InfraError as exc:
+        return RunResult(
+            "infra error", None, None, str(exc), b"", time.monotonic() - started
+        )
+    duration = time.monotonic() - started
+    reports = crashsig.parse(console.data)
+    if reports or console.crash_seen:
+        report = reports[0] if reports else None
+        reason = _crash_reason(stopped, bool(reports))
+        title = report.title if report else None
+        return RunResult(
+            "crashed", title, report, reason, console.data, duration, accel_used
+        )
+    outcome, reason = _classify(console, stopped, returncode, errors, limits)
+    return RunResult(outcome, None, None, reason, console.data, duration, accel_used)
+
+
+def _run(
+    argv: list[str], console_log: Path | None, limits: _Limits
+) -> tuple[_Console, str, int | None, str]:
+    """Run QEMU to its end or a deadline: (console, how it stopped, exit status, stderr)."""
+    try:
         sink = open(console_log, "wb") if console_log else None  # noqa: SIM115 (closed below)
     except OSError as exc:
         raise InputError(
             f"{console_log}: cannot write the console log: {exc.strerror}"
         ) from exc
-    try:
-        with contextlib.ExitStack() as stack:
-            if sink is not None:
-                stack.enter_context(sink)
-            stderr = stack.enter_context(tempfile.TemporaryFile())
-            stack.enter_context(_sigterm_raises_exit())
-            proc = stack.enter_context(_spawn(argv, stderr))
-            console = _Console(sink)
-            stopped = _watch(proc, console, limits)
-            stderr.seek(0)
-            errors = stderr.read().decode(errors="replace")
-    except InfraError as exc:
-        return RunResult(
-            "infra error", None, None, str(exc), b"", time.monotonic() - started
-        )
-    outcome, title, report, reason = _classify(
-        console, stopped, proc.returncode, errors, limits
-    )
-    return RunResult(
-        outcome,
-        title,
-        report,
-        reason,
-        console.data,
-        time.monotonic() - started,
-        accel_used,
-    )
+    with contextlib.ExitStack() as stack:
+        if sink is not None:
+            stack.enter_context(sink)
+        stderr = stack.enter_context(tempfile.TemporaryFile())
+        stack.enter_context(_sigterm_raises_exit())
+        proc = stack.enter_context(_spawn(argv, stderr))
+        console = _Console(sink)
+        stopped = _watch(proc, console, limits)
+        stderr.seek(0)
+        errors = stderr.read().decode(errors="replace")
+    return console, stopped, proc.returncode, errors
 
 
 @attrs.define
@@ -257,7 +267,10 @@ def _watch(proc: subprocess.Popen[bytes], console: _Console, limits: _Limits) ->
             data = os.read(fd, 1 << 16)
             console.feed(data)
             if not data:
-                proc.wait(timeout=_EXIT_WAIT)
+                # stdout closed: QEMU is exiting. If it lingers, _spawn kills it and the
+                # run is classified by its (then negative) exit status.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=_EXIT_WAIT)
                 return "exit"
             now = time.monotonic()
             if console.booted and limits.booted_at is None:
@@ -272,77 +285,42 @@ def _classify(
     returncode: int | None,
     errors: str,
     limits: _Limits,
-) -> tuple[Outcome, str | None, Report | None, str]:
+) -> tuple[Outcome, str]:
+    """Outcome and reason of a run whose console holds no crash."""
     data = console.data
-    reports = crashsig.parse(data)
-    if reports or console.crash_seen:
-        ended = (
-            "QEMU exited"
-            if stopped == "exit"
-            else f"QEMU stopped at the {stopped} deadline"
-        )
-        if not reports:
-            return (
-                "crashed",
-                None,
-                None,
-                f"a crash header was printed but no report parsed; {ended}",
-            )
-        return (
-            "crashed",
-            reports[0].title,
-            reports[0],
-            f"crash report in the console; {ended}",
-        )
     if stopped == "boot":
         return (
             "boot failed",
-            None,
-            None,
             f"the kernel did not run /init within {limits.boot_timeout:g} s",
         )
     if stopped in ("test", "total"):
-        phase = "booting" if not console.booted else "the test"
+        phase = "the test" if console.booted else "booting"
         timeout = limits.test_timeout if stopped == "test" else limits.total_timeout
-        outcome: Outcome = "timed out" if console.booted else "boot failed"
-        return (
-            outcome,
-            None,
-            None,
-            f"{phase} did not finish within {timeout:g} s ({stopped} timeout)",
-        )
+        why = f"{phase} did not finish within {timeout:g} s ({stopped} timeout)"
+        return ("timed out" if console.booted else "boot failed"), why
     if returncode:
         tail = " | ".join(errors.strip().splitlines()[-3:]) or "no message"
-        return (
-            "infra error",
-            None,
-            None,
-            f"QEMU exited with status {returncode}: {tail}",
-        )
-    error = _ERROR_RE.search(data)
-    if error:
-        return "boot failed", None, None, error["why"].decode(errors="replace")
+        when = "" if data.strip() else " before any console output"
+        return "infra error", f"QEMU exited with status {returncode}{when}: {tail}"
+    if error := _ERROR_RE.search(data):
+        return "boot failed", error["why"].decode(errors="replace")
     if not console.booted:
-        return (
-            "boot failed",
-            None,
-            None,
-            "the guest stopped before the kernel ran /init",
-        )
-    end = _END_RE.search(data)
-    if end:
-        return (
-            "ok",
-            None,
-            None,
-            f"reproducer exited with status {int(end['status'])}, no crash",
-        )
-    return (
-        "ok",
-        None,
-        None,
-        "the guest powered off without a crash (no crashsig end marker)",
+        return "boot failed", "the guest stopped before the kernel ran /init"
+    if end := _END_RE.search(data):
+        return "ok", f"reproducer exited with status {int(end['status'])}, no crash"
+    return "ok", "the guest powered off without a crash (no crashsig end marker)"
+
+
+def _crash_reason(stopped: str, parsed: bool) -> str:
+    ended = (
+        "QEMU exited"
+        if stopped == "exit"
+        else f"QEMU stopped at the {stopped} deadline"
     )
+    what = (
+        "crash report in the console" if parsed else "crash header but no parsed report"
+    )
+    return f"{what}; {ended}"
 
 
 def _qemu_argv(
@@ -361,6 +339,18 @@ def _qemu_argv(
     # Kill QEMU with its parent even when the parent dies by SIGKILL.
     setpriv = shutil.which("setpriv")
     return [setpriv, "--pdeathsig", "KILL", *argv] if setpriv else argv
+
+
+def _check_kernel_image(kernel: Path) -> None:
+    """Raise InfraError unless ``kernel`` looks like a bzImage or an ELF (PVH) kernel."""
+    with open(kernel, "rb") as f:
+        head = f.read(_BZIMAGE_MAGIC_OFFSET + len(_BZIMAGE_MAGIC))
+    if head[_BZIMAGE_MAGIC_OFFSET:] != _BZIMAGE_MAGIC and not head.startswith(
+        b"\x7fELF"
+    ):
+        raise InfraError(
+            f"{kernel}: not a kernel image (no x86 boot 'HdrS' header, not ELF)"
+        )
 
 
 def _choose_accel(accel: str, qemu: Path, kernel: Path) -> str:

@@ -1,0 +1,411 @@
+"""Drive a cause bisection: check both ends, steer ``git bisect``, confirm the culprit.
+
+The machines sit behind a :class:`Runner`, the documented seam: ``build(commit)`` gives a
+:class:`~crashsig.bisect.build.Build` (or raises BuildError: the revision is skipped) and
+``run(build, count)`` gives that many :class:`~crashsig.bisect.verdict.Run` records. The
+VM runner (``crashsig.bisect.runner``) boots QEMU; the simulator (``crashsig.bisect.sim``)
+draws outcomes from a scenario. Everything else here is the real decision logic.
+
+Steps: (1) run the bad end until it has shown the target a few times, which measures
+the repro rate (and names the target when none is given); (2) check that the good end
+does not reproduce it, with the strict bound; (3) ``git bisect`` in a worktree of its own,
+judging each revision adaptively and reusing runs of any revision whose kernel signature
+was already tested; (4) confirm: the culprit must differ from its parent in signature,
+reproduce again, and its parents must pass the strict good check. A parent that turns
+out bad was a false good: it becomes the new bad end and the bisection continues below it.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import attrs
+
+from crashsig.bisect import git
+from crashsig.bisect.build import Build
+from crashsig.bisect.verdict import (
+    Counts,
+    Policy,
+    Rate,
+    Run,
+    Target,
+    Verdict,
+    count,
+    judge,
+    judge_bad_end,
+)
+from crashsig.errors import BuildError, InfraError, InputError
+
+log = logging.getLogger(__name__)
+
+CONFIRM_FALSE_GOOD = 0.01
+"""The good end and the culprit's parents must be good with P(bad) <= 1 %: a false good
+right below the culprit is exactly what sends a bisection to the wrong commit."""
+
+CONFIRM_RUNS_FACTOR = 2
+"""End checks and confirmation may use twice ``max_runs``."""
+
+MAX_CORRECTIONS = 8
+"""Re-bisect below a parent that turned out bad at most 8 times, then give up. Each
+correction moves the bad end down, so this only bounds the cost of a very unlucky run."""
+
+
+class Runner(Protocol):
+    """The seam between decisions and machines (VMs, or a simulator)."""
+
+    def build(self, commit: str) -> Build:
+        """Build ``commit``; raise BuildError when the revision does not build."""
+        ...
+
+    def run(self, build: Build, count: int) -> list[Run]:
+        """Run the reproducer ``count`` times on the build (in parallel as the runner likes)."""
+        ...
+
+
+@attrs.frozen
+class Options:
+    """What to bisect and how."""
+
+    good: str
+    bad: str
+    target: Target | None = None
+    """The bug; None takes the bad end's first crash."""
+    policy: Policy = attrs.Factory(Policy)
+    jobs: int = 1
+    """Runs requested per batch (the VM runner runs a batch in parallel)."""
+    confirm: bool = True
+    """Check and correct the culprit at the end (off for syzbot's procedure)."""
+
+
+@attrs.frozen
+class Tested:
+    """One revision tested (or re-judged) during the bisection."""
+
+    commit: str
+    subject: str
+    verdict: Verdict
+    build: Build | None = None
+    """None when the revision did not build."""
+    build_error: str = ""
+    runs: tuple[Run, ...] = ()
+    """Every run judged, including runs of earlier builds with the same signature."""
+    reused: bool = False
+    """True when no new run was needed: an equal kernel signature was already judged."""
+    phase: str = "bisect"
+    """``bad end``, ``good end``, ``bisect`` or ``confirm``."""
+
+
+@attrs.frozen
+class GitStep:
+    """One ``git bisect`` command and what git answered."""
+
+    command: str
+    output: str
+
+
+@attrs.frozen
+class Result:
+    """The outcome of a bisection."""
+
+    culprit: str | None
+    """The first bad commit, None when the bisection could not name one."""
+    confirmed: bool
+    reason: str
+    """Why the culprit is (not) confirmed."""
+    target: Target
+    rate: Rate
+    """Repro-rate evidence: the bad end and every revision found bad, pooled."""
+    good: str
+    bad: str
+    candidates: tuple[str, ...] = ()
+    """Commits that could be the first bad one when skipped revisions hide it."""
+    events: tuple[Tested | GitStep, ...] = ()
+    """Everything in order, for the log."""
+    corrections: int = 0
+    """How often a false good below the culprit was found and the bisection continued."""
+    total_time: float = 0.0
+
+    runs: int = 0
+    """VM runs made (runs reused through equal kernel signatures are not counted again)."""
+    build_time: float = 0.0
+    """Seconds spent building, each build counted once."""
+    test_time: float = 0.0
+    """Seconds spent in runs, summed over runs (not wall time)."""
+
+    @property
+    def tested(self) -> tuple[Tested, ...]:
+        """The Tested events in order."""
+        return tuple(event for event in self.events if isinstance(event, Tested))
+
+
+def bisect(repo: Path | str, runner: Runner, options: Options, *, workdir: Path | None = None) -> Result:
+    """Find the commit that introduced the target crash between ``options.good`` and ``options.bad``."""
+    repo = Path(repo)
+    good, bad = git.rev_parse(repo, options.good), git.rev_parse(repo, options.bad)
+    if good == bad or not git.is_ancestor(repo, good, bad):
+        raise InputError(f"good end {options.good} must be an ancestor of bad end {options.bad}")
+    with (
+        tempfile.TemporaryDirectory(prefix="crashsig-bisect-", dir=workdir) as tmp,
+        git.worktree(repo, Path(tmp) / "bisect", bad, checkout=False) as tree,
+    ):
+        session = _Session(repo, runner, options, git.GitBisect(tree))
+        try:
+            return session.run(good, bad)
+        finally:
+            session.bisect.reset()
+
+
+class _Session:
+    """The state of one bisection: builds, runs per kernel signature, events so far."""
+
+    def __init__(self, repo: Path, runner: Runner, options: Options, bisect: git.GitBisect) -> None:
+        self.repo = repo
+        self.runner = runner
+        self.options = options
+        self.bisect = bisect
+        self.events: list[Tested | GitStep] = []
+        self.builds: dict[str, Build | BuildError] = {}
+        self.runs: dict[str, list[Run]] = {}
+        self.target = options.target or Target("")
+        self.strict = options.policy.stricter(CONFIRM_FALSE_GOOD, options.policy.max_runs * CONFIRM_RUNS_FACTOR)
+        self.start = time.monotonic()
+        self.step = 0
+        self.measured: list[list[Run]] = []
+        self.run_count = 0
+        self.test_time = 0.0
+
+    def run(self, good: str, bad: str) -> Result:
+        self._check_bad_end(bad)
+        self._check_good_end(good)
+        result = functools.partial(self._result, good=good, bad=bad)
+        marks: dict[str, str] = {good: "good"}
+        for corrections in range(MAX_CORRECTIONS + 1):
+            state = self._bisect_range(bad, marks)
+            if state.culprit is None:
+                return result(None, False, "only skipped commits are left", state.candidates, corrections)
+            if not self.options.confirm:
+                return result(state.culprit, False, "not checked (confirmation off)", (), corrections)
+            confirmed, reason, false_good = self._confirm(state.culprit)
+            if false_good is None or corrections == MAX_CORRECTIONS:
+                return result(state.culprit, confirmed, reason, (), corrections)
+            log.info("parent %s reproduces the target: bisecting again below it", false_good[:12])
+            bad = false_good
+            marks[bad] = "bad"
+        raise AssertionError("unreachable: the loop returns on its last pass")
+
+    def _bisect_range(self, bad: str, marks: dict[str, str]) -> git.BisectState:
+        """Run ``git bisect`` from ``bad`` down to the good marks below it, replaying skips."""
+        goods = [
+            commit
+            for commit, mark in marks.items()
+            if mark == "good" and not self._shows_target(commit) and git.is_ancestor(self.repo, commit, bad)
+        ]
+        skips = [c for c, mark in marks.items() if mark == "skip"]
+        state = self._git_step(f"git bisect start {bad} {' '.join(goods)}", self.bisect.start(bad, goods, skips))
+        while state.next is not None:
+            self.step += 1
+            verdict = self._test(state.next, self.options.policy, "bisect", steps_left=state.steps_left).verdict
+            marks[state.next] = verdict.result
+            command = f"git bisect {verdict.result} {state.next}"
+            state = self._git_step(command, self.bisect.mark(verdict.result, state.next))
+        return state
+
+    def _check_bad_end(self, bad: str) -> None:
+        build = self._build(bad)
+        if isinstance(build, BuildError):
+            raise InputError(f"the bad end {bad[:12]} does not build: {build}")
+        runs = self.runs.setdefault(build.signature, [])
+        self.measured.append(runs)
+        verdict = judge_bad_end(runs, self.target, self.options.policy)
+        while not verdict.done:
+            runs.extend(self._new_runs(build, self.options.policy.max_runs - len(runs)))
+            if not self.target.title and not self.options.policy.any_crash:
+                self._name_target(runs)
+            verdict = judge_bad_end(runs, self.target, self.options.policy)
+        self._record(Tested(bad, git.subject(self.repo, bad), verdict, build, runs=tuple(runs), phase="bad end"))
+        if verdict.result != "bad":
+            raise InputError(f"the bad end {bad[:12]} never reproduced the target: {verdict.reason}")
+
+    def _name_target(self, runs: Sequence[Run]) -> None:
+        first = next((run for run in runs if run.outcome == "crashed"), None)
+        if first is not None:
+            self.target = Target(first.title, first.alt_titles, first.signature)
+            log.info("target crash (the bad end's first): %s", first.title)
+
+    def _check_good_end(self, good: str) -> None:
+        tested = self._test(good, self.strict, "good end")
+        if tested.verdict.result == "bad":
+            raise InputError(f"the good end {good[:12]} crashes with the target: {tested.verdict.reason}")
+        if tested.verdict.result == "skip":
+            detail = tested.build_error or tested.verdict.reason
+            raise InputError(f"the good end {good[:12]} cannot be tested: {detail}")
+
+    def _confirm(self, culprit: str) -> tuple[bool, str, str | None]:
+        """Return (confirmed, reason, a parent that turned out bad)."""
+        built = self._build(culprit)
+        assert isinstance(built, Build), "git named a culprit it never saw built"
+        for parent in git.parents(self.repo, culprit):
+            parent_build = self._build(parent)
+            if isinstance(parent_build, Build) and parent_build.signature == built.signature:
+                return False, f"culprit and parent {parent[:12]} have the same kernel signature", None
+        rerun = self._test(culprit, self.strict, "confirm", fresh=True, measure=True)
+        if rerun.verdict.result != "bad":
+            return False, f"the culprit did not reproduce the target again ({rerun.verdict.reason})", None
+        confidence = rerun.verdict.confidence
+        for parent in git.parents(self.repo, culprit):
+            verdict = self._test(parent, self.strict, "confirm", min_new=1).verdict
+            if verdict.result == "bad":
+                return False, f"parent {parent[:12]} reproduces the target", parent
+            if verdict.result != "good":
+                return False, f"parent {parent[:12]} cannot be judged: {verdict.reason}", None
+            confidence *= verdict.confidence
+        return True, f"the culprit reproduces again and its parents do not (confidence {confidence:.3f})", None
+
+    def _test(
+        self,
+        commit: str,
+        policy: Policy,
+        phase: str,
+        *,
+        steps_left: int = 0,
+        fresh: bool = False,
+        measure: bool = False,
+        min_new: int = 0,
+    ) -> Tested:
+        """Judge ``commit``, running it until its verdict is done.
+
+        ``fresh`` ignores earlier runs of the same kernel signature, ``measure`` adds the
+        runs to the repro-rate evidence, ``min_new`` forces that many new runs at least.
+        """
+        subject = git.subject(self.repo, commit)
+        build = self._build(commit)
+        if isinstance(build, BuildError):
+            verdict = Verdict("skip", True, 0.0, "build failed", Counts())
+            return self._record(Tested(commit, subject, verdict, build_error=str(build), phase=phase))
+        runs: list[Run] = [] if fresh else self.runs.setdefault(build.signature, [])
+        if measure:
+            self.measured.append(runs)
+        before = len(runs)
+        verdict = judge(runs, self.target, self._rate(), policy)
+        while not verdict.done or len(runs) - before < min_new:
+            self._progress(commit, steps_left, len(runs))
+            runs.extend(self._new_runs(build, policy.max_runs - len(runs)))
+            verdict = judge(runs, self.target, self._rate(), policy)
+        if verdict.counts.infra and verdict.result == "skip":
+            raise InfraError(f"{commit[:12]}: {verdict.reason}: {runs[-1].reason}")
+        if fresh:
+            self.runs.setdefault(build.signature, []).extend(runs)
+        reused = len(runs) == before and before > 0
+        return self._record(Tested(commit, subject, verdict, build, runs=tuple(runs), reused=reused, phase=phase))
+
+    def _rate(self) -> Rate:
+        """Repro-rate evidence from runs that were made whatever they showed: the bad end's
+        and the culprit's rerun (runs of revisions found bad by bisecting are not used:
+        a revision is found bad *because* it crashed early, which would inflate the rate)."""
+        runs = itertools.chain.from_iterable(self.measured)
+        return Rate.from_counts(count(runs, self.target, any_crash=self.options.policy.any_crash))
+
+    def _shows_target(self, commit: str) -> bool:
+        """True when some run of this commit's kernel signature crashed with the target."""
+        build = self.builds.get(commit)
+        if not isinstance(build, Build):
+            return False
+        return (
+            count(self.runs.get(build.signature, ()), self.target, any_crash=self.options.policy.any_crash).target > 0
+        )
+
+    def _build(self, commit: str) -> Build | BuildError:
+        if commit not in self.builds:
+            try:
+                self.builds[commit] = self.runner.build(commit)
+            except BuildError as exc:
+                log.info("%s does not build: %s", commit[:12], str(exc).splitlines()[0])
+                self.builds[commit] = exc
+        return self.builds[commit]
+
+    def _new_runs(self, build: Build, budget: int) -> list[Run]:
+        count = max(1, min(self.options.jobs, budget))
+        runs = self.runner.run(build, count)
+        if len(runs) != count:
+            raise InfraError(f"the runner returned {len(runs)} runs instead of {count}")
+        self.run_count += count
+        self.test_time += sum(run.duration for run in runs)
+        return runs
+
+    def _record(self, tested: Tested) -> Tested:
+        self.events.append(tested)
+        verdict = tested.verdict
+        log.info(
+            "%s %s: %s (%s, confidence %.3f)%s",
+            tested.phase,
+            tested.commit[:12],
+            verdict.result,
+            verdict.reason,
+            verdict.confidence,
+            " [reused: same kernel signature]" if tested.reused else "",
+        )
+        return tested
+
+    def _git_step(self, command: str, state: git.BisectState) -> git.BisectState:
+        self.events.append(GitStep(command, state.output))
+        return state
+
+    def _progress(self, commit: str, steps_left: int, runs: int) -> None:
+        elapsed = time.monotonic() - self.start
+        total_runs = sum(len(runs) for runs in self.runs.values())
+        if self.step and steps_left:
+            per_step = elapsed / (self.step + 1)
+            eta = f", ~{_duration(per_step * steps_left)} left"
+        else:
+            eta = ""
+        about = f"step {self.step} of about {self.step + steps_left}" if self.step else "checking ends"
+        log.info(
+            "%s: %s, %d runs here, %d in all, elapsed %s%s",
+            commit[:12],
+            about,
+            runs,
+            total_runs,
+            _duration(elapsed),
+            eta,
+        )
+
+    def _result(
+        self,
+        culprit: str | None,
+        confirmed: bool,
+        reason: str,
+        candidates: Sequence[str],
+        corrections: int,
+        *,
+        good: str,
+        bad: str,
+    ) -> Result:
+        build_time = sum(build.duration for build in self.builds.values() if isinstance(build, Build))
+        return Result(
+            culprit=culprit,
+            confirmed=confirmed,
+            reason=reason,
+            target=self.target,
+            rate=self._rate(),
+            good=good,
+            bad=bad,
+            candidates=tuple(candidates),
+            events=tuple(self.events),
+            corrections=corrections,
+            total_time=time.monotonic() - self.start,
+            runs=self.run_count,
+            build_time=build_time,
+            test_time=self.test_time,
+        )
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

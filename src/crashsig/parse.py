@@ -1,0 +1,252 @@
+"""Find every oops in a console log and extract a structured ``Report`` for each.
+
+The log is scanned once for header lines (``crashsig.oopsindex``). For each oops the
+report body is every later line in the oopsing context (caller id), with unreliable
+frames and other tasks' lines left out; its title region ends where a second report
+starts. Titles, alternative titles and types follow syzkaller's rules
+(``crashsig.title``), so they match syzbot's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import attrs
+
+from crashsig import console
+from crashsig.errors import InputError
+from crashsig.frames import is_frame_line, is_stack_start, parse_frame_line, RISCV_STACK_START, STACK_START_RES
+from crashsig.guilty import extract_guilty_file
+from crashsig.oopsindex import MAX_MATCH_LINE, HeaderLine, OopsIndex
+from crashsig.rules.suppress import CONSOLE_HANGUP, SUPPRESSIONS
+from crashsig.title import (
+    CORRUPTED_NO_FRAMES,
+    TITLE_STYLES,
+    Description,
+    describe,
+    frame_from_title,
+    normalize_title,
+    title_to_type,
+)
+from crashsig.types import Executor, Frame, Report
+
+# Bounds that keep one report linear in the log size; far above real oopses.
+MAX_REPORT_LINES = 20_000
+MAX_PREFIX_SCAN_LINES = 10_000
+_PANIC = b"Kernel panic - not syncing"
+_LOCKDEP_INDUCED = b"WARNING: possible circular locking dependency detected"
+_SUPPRESSION_RES = tuple(re.compile(p.encode()) for p in SUPPRESSIONS)
+_EXECUTOR_RE = re.compile(rb" Comm: syz\.(\d+)\.(\d+) ")
+_TIMESTAMP_IN_TITLE_RE = re.compile(r"\[ *[0-9]+\.[0-9]+\]")
+_END_OF_TRACE = b"---[ end trace"
+_RIP_LINE_RE = re.compile(rb"^(?:RIP|IP|NIP|pc |PC is at):? ")
+
+
+@attrs.define
+class _Body:
+    """The oopsing context's lines from the oops line on."""
+
+    prefix: list[bytes] = attrs.Factory(list)
+    text: bytearray = attrs.Factory(bytearray)
+    title_end: int = 0
+    frame_lines: list[tuple[bytes, bool]] = attrs.Factory(list)
+
+
+def _lines_from(log: bytes, pos: int) -> Iterator[tuple[int, bytes]]:
+    while pos < len(log):
+        end = log.find(b"\n", pos)
+        end = len(log) if end == -1 else end
+        yield pos, log[pos:end]
+        pos = end + 1
+
+
+def _prefix_lines(log: bytes, start: int, context: bytes, limit: int) -> list[bytes]:
+    """Up to ``limit`` non-empty, reliable lines of ``context`` just before ``start``."""
+    found: list[bytes] = []
+    end = start - 1
+    for _ in range(MAX_PREFIX_SCAN_LINES):
+        if end < 0 or len(found) == limit:
+            break
+        begin = log.rfind(b"\n", 0, end) + 1
+        line = console.split_line(log[begin:end])
+        if line.context == context and line.text and not line.questionable:
+            found.append(line.text)
+        end = begin - 1
+    return found[::-1]
+
+
+def _clip(text: bytes, header: bytes | None = None) -> bytes:
+    """Cut an over-long line to MAX_MATCH_LINE bytes, keeping an oops header inside."""
+    if len(text) <= MAX_MATCH_LINE:
+        return text
+    start = max(text.find(header) - MAX_MATCH_LINE // 4, 0) if header else 0
+    return text[start : start + MAX_MATCH_LINE]
+
+
+def _raw_region(log: bytes, oops_line: HeaderLine, end: int) -> bytes:
+    """The unfiltered log from the oops line to ``end``, over-long lines clipped."""
+    assert oops_line.oops is not None
+    lines = log[oops_line.start : end].split(b"\n")
+    return b"\n".join([_clip(lines[0], oops_line.oops.header)] + [_clip(line) for line in lines[1:]])
+
+
+def _min_lines_before_tail_cut(oops_line: bytes) -> int:
+    # KMSAN reports lack "Call Trace" and a few other lines, so they are cut earlier.
+    return 16 if b"BUG: KMSAN:" in oops_line else 22
+
+
+def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes) -> _Body:
+    log = index.log
+    body = _Body(prefix=_prefix_lines(log, oops_line.start, context, 50 if console.is_task_context(context) else 5))
+    second = index.second_report_start(oops_line)
+    own_context_only = console.has_caller_id(context)
+    min_lines = _min_lines_before_tail_cut(log[oops_line.start : oops_line.end])
+    text_lines = 0
+    skip_rest = cpu_traceback = in_trace = trace_done = False
+    for count, (pos, raw) in enumerate(_lines_from(log, oops_line.start)):
+        if count >= MAX_REPORT_LINES:
+            break
+        is_oops_line = pos == oops_line.start
+        line = console.split_line(raw)
+        in_context = line.context == context or (cpu_traceback and console.is_cpu_context(line.context))
+        if not is_oops_line and in_context and line.questionable and in_trace:
+            body.frame_lines.append((line.text, False))
+        if not is_oops_line and (line.questionable or not in_context):
+            continue
+        text_lines += 1
+        skip_line = skip_rest
+        if b"Disabling lock debugging due to kernel taint" in raw:
+            skip_line = True
+        elif b"Sending NMI from CPU" in raw:
+            # All-CPU backtraces come from other CPU contexts: keep them.
+            cpu_traceback = True
+        elif (_PANIC in raw or _LOCKDEP_INDUCED in raw) and text_lines > min_lines:
+            # panic_on_warn panics and oops-induced lockdep reports repeat the stack.
+            skip_rest = skip_line = True
+        if not is_oops_line and skip_line:
+            continue
+        text = _clip(line.text, oops_line.oops.header if is_oops_line else None)
+        body.text += text + b"\n"
+        if second is None or pos < second or own_context_only:
+            body.title_end = len(body.text)
+            trace_done = trace_done or _END_OF_TRACE in text
+            starts_trace = bool(_RIP_LINE_RE.match(text)) or is_stack_start(text) or is_frame_line(text)
+            in_trace = not trace_done and (in_trace or starts_trace)
+            if in_trace:
+                body.frame_lines.append((text, True))
+    return body
+
+
+def _corruption(title: str, report: bytes, description: Description) -> str:
+    """syzkaller's corruption checks for a report whose format did not already decide."""
+    if _TIMESTAMP_IN_TITLE_RE.search(title):
+        return "title matches corrupted regexp"
+    if description.format is None or description.format.no_stack_trace:
+        return ""
+    has_stack = False
+    for key in STACK_START_RES:
+        match = key.search(report)
+        if match is None:
+            continue
+        lines = report[match.start() :].split(b"\n")
+        if len(lines) < 4:
+            return "call trace is missed"
+        corrupted = True
+        for line in lines[1:16]:
+            if is_stack_start(line):
+                break
+            if b"(stack is not available)" in line or is_frame_line(line):
+                has_stack, corrupted = True, False
+                break
+        if key is not RISCV_STACK_START and corrupted:
+            return "no frames in a stack trace"
+    return "" if has_stack else "no stack trace in report"
+
+
+def _frames(body: _Body) -> tuple[Frame, ...]:
+    parsed = (parse_frame_line(text, reliable=reliable) for text, reliable in body.frame_lines)
+    return tuple(f for f in parsed if f is not None)
+
+
+def parse_with_text(index: OopsIndex, oops_line: HeaderLine, base: int, style: str) -> tuple[Report, bytes]:
+    """Parse the oops at ``oops_line``; also return the report text as bytes."""
+    log = index.log
+    assert oops_line.oops is not None
+    context = console.line_context(log[oops_line.start : oops_line.end])
+    body = _collect_body(index, oops_line, context)
+    end = max(index.last_oops_end(oops_line.start), oops_line.end)
+    report = bytes(body.text)
+    description = describe(report[: body.title_end], oops_line.oops, style=style)
+    prefix = body.prefix
+    if not description.title:
+        prefix, report = [], _raw_region(log, oops_line, end)
+        description = describe(report, oops_line.oops, style=style)
+    reason = description.corrupted_reason or _corruption(description.title, report, description)
+    title = normalize_title(description.title)
+    text = b"".join(p + b"\n" for p in prefix) + report
+    executor = _EXECUTOR_RE.search(text)
+    return Report(
+        title=title,
+        alt_titles=tuple(normalize_title(t) for t in description.alt_titles),
+        type=title_to_type(title),
+        frame=frame_from_title(title),
+        corrupted=bool(reason) or CONSOLE_HANGUP in log,
+        corrupted_reason=reason,
+        suppressed=any(r.search(log) for r in _SUPPRESSION_RES),
+        panicked=_PANIC in log[base:],
+        executor=Executor(int(executor.group(1)), int(executor.group(2))) if executor else None,
+        start=oops_line.start,
+        end=end,
+        text=text.decode("utf-8", "replace"),
+        text_start=len(text) - len(report),
+        frames=_frames(body),
+        guilty_file=extract_guilty_file(title, report) or None,
+    ), text
+
+
+def _to_bytes(log: bytes | str | bytearray | memoryview) -> bytes:
+    if isinstance(log, str):
+        return log.encode("utf-8", "surrogateescape")
+    if isinstance(log, (bytes, bytearray, memoryview)):
+        return bytes(log)
+    raise InputError(f"a console log must be bytes or str, not {type(log).__name__}")
+
+
+def _check_style(title_style: str) -> None:
+    if title_style not in TITLE_STYLES:
+        raise InputError(f"unknown title style {title_style!r} (expected one of {', '.join(TITLE_STYLES)})")
+
+
+def parse_from(log: bytes | str, pos: int = 0, *, title_style: str = "current") -> Report | None:
+    """The first report starting at or after byte offset ``pos``, or None."""
+    _check_style(title_style)
+    data = _to_bytes(log)
+    index = OopsIndex(data)
+    oops_line = index.first_oops(pos)
+    return None if oops_line is None else parse_with_text(index, oops_line, pos, title_style)[0]
+
+
+def iter_reports(log: bytes | str, *, title_style: str = "current") -> Iterator[Report]:
+    """Yield every report of a log in order (each resumes after the previous oops line)."""
+    _check_style(title_style)
+    data = _to_bytes(log)
+    index = OopsIndex(data)
+    pos = 0
+    while (oops_line := index.first_oops(pos)) is not None:
+        yield parse_with_text(index, oops_line, pos, title_style)[0]
+        pos = oops_line.end + 1
+
+
+def parse(log: bytes | str, *, title_style: str = "current") -> list[Report]:
+    """Every report in a console log, in order; the first is the one syzbot would pick.
+
+    ``title_style="2020"`` gives the titles syzbot used before 2021 (``kernel BUG at
+    FILE:LINE!``). Bad input never raises except for a wrong argument type.
+    """
+    return list(iter_reports(log, title_style=title_style))
+
+
+def contains_crash(log: bytes | str) -> bool:
+    """True when any line of the log carries an oops header."""
+    return OopsIndex(_to_bytes(log)).has_oops()
