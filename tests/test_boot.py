@@ -88,6 +88,15 @@ def test_debian_kernel_is_unpacked_and_cached(kernel: DebianKernel) -> None:
     assert time.monotonic() - started < 1.0
 
 
+def test_without_apt_the_newest_cached_kernel_is_used(
+    kernel: DebianKernel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-cache, no apt-get
+    assert fetch_debian_kernel(headers=False).bzimage == kernel.bzimage
+    with pytest.raises(InfraError, match="holds no kernel: run 'apt-get update'"):
+        fetch_debian_kernel(tmp_path / "empty-cache", headers=False)
+
+
 def test_trivial_reproducer_boots_ok(kernel: DebianKernel, tmp_path: Path) -> None:
     initramfs = _initramfs(tmp_path, "echo hello from the guest\nexit 3\n")
     log = tmp_path / "console.log"
@@ -207,11 +216,27 @@ def test_killed_runner_leaves_no_qemu(
 def test_garbage_kernel_is_an_infra_error(tmp_path: Path) -> None:
     garbage = tmp_path / "bzImage"
     garbage.write_bytes(os.urandom(1 << 20))
-    result = boot(
-        garbage, build_initramfs(tmp_path / "i.gz"), accel="tcg", boot_timeout=30
-    )
+    initramfs = build_initramfs(tmp_path / "i.gz")
+    result = boot(garbage, initramfs, accel="tcg")
     assert result.outcome == "infra error"
-    assert result.reason == f"{garbage}: not a kernel image (no x86 boot 'HdrS' header, not ELF)"
+    assert (
+        result.reason
+        == f"{garbage}: not a kernel image (no x86 boot 'HdrS' header, not ELF)"
+    )
+
+
+def test_image_qemu_rejects_is_an_infra_error(tmp_path: Path) -> None:
+    """A boot header QEMU refuses: its own error message becomes the reason."""
+    image = bytearray(1 << 16)
+    image[0x202:0x208] = b"HdrS\x00\x01"  # boot protocol 1.00: too old for an initrd
+    old = tmp_path / "bzImage"
+    old.write_bytes(image)
+    result = boot(old, build_initramfs(tmp_path / "i.gz"), accel="tcg")
+    assert result.outcome == "infra error"
+    assert result.reason.startswith(
+        "QEMU exited with status 1 before any console output: "
+    )
+    assert "kernel too old" in result.reason
 
 
 def test_missing_qemu_is_an_infra_error(kernel: DebianKernel, tmp_path: Path) -> None:
