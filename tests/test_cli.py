@@ -68,7 +68,7 @@ def test_title_style_option() -> None:
     "args,message",
     [
         (["parse", "/nonexistent/log"], "No such file"),
-        (["parse", "/"], "is a directory"),
+        (["parse", "/"], "Is a directory"),
         (["parse", "--format", "xml"], "invalid choice"),
         (["no-such-command"], "invalid choice"),
     ],

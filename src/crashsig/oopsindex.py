@@ -1,21 +1,24 @@
 """One pass over a log that finds every line carrying an oops header.
 
-Scanning uses a single regex over the whole buffer, so the cost is linear in the log
-size and independent of how many reports are later extracted from it.
+The scan looks for a fixed set of literal strings (oops headers, info messages with a
+stack, suppression anchors), so its cost is linear in the log size and independent of
+how many reports are later extracted. A caller with a faster scanner (the CLI uses
+GNU grep on large files) can pass the offsets it found instead.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import attrs
 
 from crashsig.rules import LINUX_OOPSES, Oops
 from crashsig.rules.ignore import LINE_IGNORES
+from crashsig.rules.suppress import CONSOLE_HANGUP, SUPPRESSION_ANCHORS, SUPPRESSIONS
 
-# Lines longer than this are only matched against rule regexes by their first bytes:
+# Lines longer than this are only matched against rule regexes by a 4 KiB window:
 # kernel printk lines are at most ~1 KiB, and it keeps every regex linear.
 MAX_MATCH_LINE = 4096
 
@@ -25,6 +28,7 @@ INFO_MESSAGES_WITH_STACK = (
     b"FAULT_INJECTION: forcing a failure",
     b"FAULT_FLAG_ALLOW_RETRY missing",
 )
+PANIC = b"Kernel panic - not syncing"
 # These do not start a new report: they are usually the tail of the current one.
 _REPORT_START_IGNORES = re.compile(
     rb"invalid opcode: 0000|Kernel panic - not syncing|unregister_netdevice: waiting for"
@@ -32,6 +36,13 @@ _REPORT_START_IGNORES = re.compile(
 )
 _REPLAY_MARK = b"** replaying previous printk message **"
 _IGNORE_RES = tuple(re.compile(p.encode()) for p in LINE_IGNORES)
+_SUPPRESSION_RES = tuple(re.compile(p.encode()) for p in SUPPRESSIONS)
+
+SCAN_LITERALS: tuple[bytes, ...] = tuple(
+    dict.fromkeys([o.header for o in LINUX_OOPSES] + [*INFO_MESSAGES_WITH_STACK, *SUPPRESSION_ANCHORS, CONSOLE_HANGUP])
+)
+"""Every line the index needs contains one of these."""
+_SCAN_RE = re.compile(b"|".join(re.escape(literal) for literal in SCAN_LITERALS))
 
 
 @attrs.frozen
@@ -45,6 +56,8 @@ class HeaderLine:
     """The first oops in table order whose header the line carries; None for info lines."""
     starts_report: bool
     """Whether this line would start a second report inside another one."""
+    panic: bool
+    """Whether the line says ``Kernel panic - not syncing``."""
 
 
 def match_oops(line: bytes, oopses: Sequence[Oops] = LINUX_OOPSES) -> Oops | None:
@@ -58,39 +71,53 @@ def match_oops(line: bytes, oopses: Sequence[Oops] = LINUX_OOPSES) -> Oops | Non
     return None
 
 
-_ANY_HEADER_RE = re.compile(
-    b"|".join(re.escape(h) for h in dict.fromkeys([o.header for o in LINUX_OOPSES] + list(INFO_MESSAGES_WITH_STACK)))
-)
+def scan_line_starts(log: bytes, start: int = 0, end: int | None = None) -> Iterable[int]:
+    """Start offsets of the lines in ``log[start:end]`` holding a scan literal (pure Python)."""
+    end = len(log) if end is None else end
+    pos = start
+    while (match := _SCAN_RE.search(log, pos, end)) is not None:
+        line_start = log.rfind(b"\n", 0, match.start()) + 1
+        yield line_start
+        line_end = log.find(b"\n", match.end())
+        if line_end == -1:
+            break
+        pos = line_end + 1
 
 
 class OopsIndex:
-    """Header lines of a log, in order, with fast lookups by offset."""
+    """Header lines of a log, in order, with fast lookups by offset, plus log-wide facts."""
 
-    def __init__(self, log: bytes) -> None:
+    def __init__(self, log: bytes, line_starts: Iterable[int] | None = None) -> None:
         self.log = log
         self.lines: list[HeaderLine] = []
-        pos = 0
-        while (match := _ANY_HEADER_RE.search(log, pos)) is not None:
-            start = log.rfind(b"\n", 0, match.start()) + 1
-            end = log.find(b"\n", match.end())
-            end = len(log) if end == -1 else end
-            self._add(start, end)
-            pos = end + 1
+        self.suppressed = False
+        """Whether a built-in suppression matches somewhere in the log."""
+        self.console_hangup = False
+        """Whether the log shows a GCE console hang-up (the end of it is lost)."""
+        previous = -1
+        for start in scan_line_starts(log) if line_starts is None else line_starts:
+            if start > previous:
+                previous = self._add(start)
         self._starts = [h.start for h in self.lines]
 
-    def _add(self, start: int, end: int) -> None:
+    def _add(self, start: int) -> int:
+        end = self.log.find(b"\n", start)
+        end = len(self.log) if end == -1 else end
         line = self.log[start:end]
+        head = line[:MAX_MATCH_LINE]
+        self.suppressed = self.suppressed or any(r.search(head) for r in _SUPPRESSION_RES)
+        self.console_hangup = self.console_hangup or CONSOLE_HANGUP in line
         oops = match_oops(line)
         is_info = any(m in line for m in INFO_MESSAGES_WITH_STACK)
-        if oops is None and not is_info:
-            return
-        starts_report = is_info or not _REPORT_START_IGNORES.search(line[:MAX_MATCH_LINE])
-        self.lines.append(HeaderLine(start, end, oops, starts_report))
+        if oops is not None or is_info:
+            starts_report = is_info or not _REPORT_START_IGNORES.search(head)
+            self.lines.append(HeaderLine(start, end, oops, starts_report, PANIC in line))
+        return start
 
     def _truncated_by_replay(self, header: HeaderLine) -> bool:
         next_end = self.log.find(b"\n", header.end + 1)
         next_line = self.log[header.end + 1 : next_end if next_end != -1 else len(self.log)]
-        return _REPLAY_MARK in next_line
+        return _REPLAY_MARK in next_line[:MAX_MATCH_LINE]
 
     def first_oops(self, pos: int) -> HeaderLine | None:
         """The first oops line starting at or after ``pos`` (replayed duplicates skipped)."""
@@ -107,13 +134,17 @@ class OopsIndex:
         return None
 
     def last_oops_end(self, pos: int) -> int:
-        """End of the last oops line at or after ``pos`` (``pos``'s line end when none)."""
+        """End of the last oops line starting at or after ``pos``; -1 when none."""
         for header in reversed(self.lines):
             if header.start < pos:
                 break
             if header.oops is not None:
                 return header.end
         return -1
+
+    def panicked_after(self, pos: int) -> bool:
+        """Whether a ``Kernel panic - not syncing`` line starts at or after ``pos``."""
+        return any(h.panic for h in self.lines[bisect.bisect_left(self._starts, pos) :])
 
     def has_oops(self) -> bool:
         """True when any line carries an oops header."""

@@ -18,8 +18,7 @@ from crashsig import console
 from crashsig.errors import InputError
 from crashsig.frames import is_frame_line, is_stack_start, parse_frame_line, RISCV_STACK_START, STACK_START_RES
 from crashsig.guilty import extract_guilty_file
-from crashsig.oopsindex import MAX_MATCH_LINE, HeaderLine, OopsIndex
-from crashsig.rules.suppress import CONSOLE_HANGUP, SUPPRESSIONS
+from crashsig.oopsindex import MAX_MATCH_LINE, PANIC, HeaderLine, OopsIndex
 from crashsig.title import (
     CORRUPTED_NO_FRAMES,
     TITLE_STYLES,
@@ -32,11 +31,10 @@ from crashsig.title import (
 from crashsig.types import Executor, Frame, Report
 
 # Bounds that keep one report linear in the log size; far above real oopses.
-MAX_REPORT_LINES = 20_000
+MAX_REPORT_LINES = 5_000
+MAX_REPORT_BYTES = 4 << 20
 MAX_PREFIX_SCAN_LINES = 10_000
-_PANIC = b"Kernel panic - not syncing"
 _LOCKDEP_INDUCED = b"WARNING: possible circular locking dependency detected"
-_SUPPRESSION_RES = tuple(re.compile(p.encode()) for p in SUPPRESSIONS)
 _EXECUTOR_RE = re.compile(rb" Comm: syz\.(\d+)\.(\d+) ")
 _TIMESTAMP_IN_TITLE_RE = re.compile(r"\[ *[0-9]+\.[0-9]+\]")
 _END_OF_TRACE = b"---[ end trace"
@@ -87,7 +85,7 @@ def _clip(text: bytes, header: bytes | None = None) -> bytes:
 def _raw_region(log: bytes, oops_line: HeaderLine, end: int) -> bytes:
     """The unfiltered log from the oops line to ``end``, over-long lines clipped."""
     assert oops_line.oops is not None
-    lines = log[oops_line.start : end].split(b"\n")
+    lines = log[oops_line.start : min(end, oops_line.start + MAX_REPORT_BYTES)].split(b"\n")
     return b"\n".join([_clip(lines[0], oops_line.oops.header)] + [_clip(line) for line in lines[1:]])
 
 
@@ -105,7 +103,7 @@ def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes) -> _B
     text_lines = 0
     skip_rest = cpu_traceback = in_trace = trace_done = False
     for count, (pos, raw) in enumerate(_lines_from(log, oops_line.start)):
-        if count >= MAX_REPORT_LINES:
+        if count >= MAX_REPORT_LINES or len(body.text) >= MAX_REPORT_BYTES:
             break
         is_oops_line = pos == oops_line.start
         line = console.split_line(raw)
@@ -121,7 +119,7 @@ def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes) -> _B
         elif b"Sending NMI from CPU" in raw:
             # All-CPU backtraces come from other CPU contexts: keep them.
             cpu_traceback = True
-        elif (_PANIC in raw or _LOCKDEP_INDUCED in raw) and text_lines > min_lines:
+        elif (PANIC in raw or _LOCKDEP_INDUCED in raw) and text_lines > min_lines:
             # panic_on_warn panics and oops-induced lockdep reports repeat the stack.
             skip_rest = skip_line = True
         if not is_oops_line and skip_line:
@@ -191,10 +189,10 @@ def parse_with_text(index: OopsIndex, oops_line: HeaderLine, base: int, style: s
         alt_titles=tuple(normalize_title(t) for t in description.alt_titles),
         type=title_to_type(title),
         frame=frame_from_title(title),
-        corrupted=bool(reason) or CONSOLE_HANGUP in log,
+        corrupted=bool(reason) or index.console_hangup,
         corrupted_reason=reason,
-        suppressed=any(r.search(log) for r in _SUPPRESSION_RES),
-        panicked=_PANIC in log[base:],
+        suppressed=index.suppressed,
+        panicked=index.panicked_after(base),
         executor=Executor(int(executor.group(1)), int(executor.group(2))) if executor else None,
         start=oops_line.start,
         end=end,
@@ -227,15 +225,19 @@ def parse_from(log: bytes | str, pos: int = 0, *, title_style: str = "current") 
     return None if oops_line is None else parse_with_text(index, oops_line, pos, title_style)[0]
 
 
-def iter_reports(log: bytes | str, *, title_style: str = "current") -> Iterator[Report]:
-    """Yield every report of a log in order (each resumes after the previous oops line)."""
+def iter_index_reports(index: OopsIndex, *, title_style: str = "current") -> Iterator[Report]:
+    """Yield every report of an indexed log (each resumes after the previous oops line)."""
     _check_style(title_style)
-    data = _to_bytes(log)
-    index = OopsIndex(data)
     pos = 0
     while (oops_line := index.first_oops(pos)) is not None:
         yield parse_with_text(index, oops_line, pos, title_style)[0]
         pos = oops_line.end + 1
+
+
+def iter_reports(log: bytes | str, *, title_style: str = "current") -> Iterator[Report]:
+    """Yield every report of a log in order (each resumes after the previous oops line)."""
+    _check_style(title_style)
+    return iter_index_reports(OopsIndex(_to_bytes(log)), title_style=title_style)
 
 
 def parse(log: bytes | str, *, title_style: str = "current") -> list[Report]:

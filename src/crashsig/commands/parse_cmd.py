@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 
-from crashsig.parse import parse
-from crashsig.commands.io import iter_inputs, read_input
+from crashsig.stream import iter_file_reports
+from crashsig.commands.io import iter_inputs
 from crashsig.title import TITLE_STYLES
 from crashsig.types import Report
 
@@ -97,10 +98,7 @@ def run(args: argparse.Namespace) -> int:
     found = False
     documents = []
     for name in iter_inputs(args.files):
-        log = read_input(name)
-        reports = parse(log, title_style=args.title_style)
-        if args.first:
-            reports = reports[:1]
+        reports = list(itertools.islice(iter_file_reports(name, title_style=args.title_style), 1 if args.first else None))
         found = found or bool(reports)
         if args.format == "json":
             documents.append({"file": name, "reports": [report_to_json(r) for r in reports]})

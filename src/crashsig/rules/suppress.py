@@ -30,3 +30,17 @@ SUPPRESSIONS: tuple[str, ...] = (
 
 # A GCE serial console hang-up truncates whatever was being printed.
 CONSOLE_HANGUP = b"serialport: VM disconnected."
+
+# Literal substrings, one of which every line matching a suppression contains: the
+# one-pass scanners look for these before trying the regexes.
+SUPPRESSION_ANCHORS: tuple[bytes, ...] = (
+    b"panic: ",
+    b"fatal error: ",
+    b"signal SIGBUS",
+    b"SYZFAIL: SIGBUS",
+    b"Out of memory: Kill process",
+    b"Killed process",
+    b"lowmemorykiller: Killing",
+    b"INIT: PANIC",
+    b"*** stack smashing detected",
+)

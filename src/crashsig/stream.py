@@ -1,0 +1,123 @@
+"""Parsing logs from files of any size in bounded memory.
+
+The file is memory-mapped (compressed input and standard input are first unpacked
+into a temporary file), header lines are found by one linear scan, and only the
+regions around oopses are ever read into memory. On files of 32 MiB or more the scan
+uses GNU grep's multi-string search when ``grep`` is installed, because no pure-Python
+loop comes near its speed; otherwise, and if grep fails, a pure-Python scan runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import lzma
+import mmap
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from crashsig.errors import InputError
+from crashsig.oopsindex import SCAN_LITERALS, OopsIndex, scan_line_starts
+from crashsig.parse import iter_index_reports
+from crashsig.types import Report
+
+STDIN = "-"
+GREP_MIN_SIZE = 32 << 20
+_SCAN_CHUNK = 64 << 20
+_COPY_CHUNK = 1 << 20
+_GREP_SECONDS_PER_GB = 120
+
+
+def open_log_stream(name: str) -> BinaryIO:
+    """Open a log for reading: a plain, ``.gz`` or ``.xz`` file, or ``-`` for stdin."""
+    if name == STDIN:
+        return sys.stdin.buffer
+    path = Path(name)
+    if name.endswith(".gz"):
+        return gzip.open(path)  # type: ignore[return-value]
+    if name.endswith(".xz"):
+        return lzma.open(path)  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+@contextlib.contextmanager
+def _plain_file(name: str) -> Iterator[Path]:
+    """A path to the uncompressed bytes of ``name`` (a temporary copy when needed)."""
+    if name != STDIN and not name.endswith((".gz", ".xz")):
+        yield Path(name)
+        return
+    with tempfile.NamedTemporaryFile(prefix="crashsig-", suffix=".log") as copy:
+        with open_log_stream(name) as stream:
+            while chunk := stream.read(_COPY_CHUNK):
+                copy.write(chunk)
+        copy.flush()
+        yield Path(copy.name)
+
+
+def _grep_line_starts(path: Path, log: mmap.mmap) -> Iterator[int] | None:
+    """Offsets of candidate lines found by ``grep -F``; None when grep is unusable."""
+    grep = shutil.which("grep")
+    if grep is None:
+        return None
+    patterns = tempfile.NamedTemporaryFile(prefix="crashsig-patterns-")
+    patterns.write(b"\n".join(SCAN_LITERALS) + b"\n")
+    patterns.flush()
+    argv = [grep, "-a", "-b", "-o", "-F", "-f", patterns.name, "--", str(path)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"})
+    timer = threading.Timer(60 + len(log) / 1e9 * _GREP_SECONDS_PER_GB, proc.kill)
+    timer.start()
+    starts: list[int] = []
+    try:
+        assert proc.stdout is not None
+        last_line = -1
+        for row in proc.stdout:
+            offset = int(row.split(b":", 1)[0])
+            if offset > last_line:
+                line_start = log.rfind(b"\n", 0, offset) + 1
+                starts.append(line_start)
+                end = log.find(b"\n", offset)
+                last_line = len(log) if end == -1 else end
+    except ValueError:
+        proc.kill()
+        return None
+    finally:
+        timer.cancel()
+        proc.wait()
+        patterns.close()
+    return iter(starts) if proc.returncode in (0, 1) else None
+
+
+def _python_line_starts(log: mmap.mmap) -> Iterator[int]:
+    """Chunked pure-Python scan that drops scanned pages from memory as it goes."""
+    start = 0
+    while start < len(log):
+        end = log.find(b"\n", min(start + _SCAN_CHUNK, len(log)))
+        end = len(log) if end == -1 else end + 1
+        yield from scan_line_starts(log, start, end)
+        if hasattr(mmap, "MADV_DONTNEED"):
+            aligned = start - start % mmap.PAGESIZE
+            log.madvise(mmap.MADV_DONTNEED, aligned, end - aligned)
+        start = end
+
+
+def iter_file_reports(name: str, *, title_style: str = "current") -> Iterator[Report]:
+    """Yield the reports of a log file (plain, ``.gz``, ``.xz``, or ``-`` for stdin)."""
+    try:
+        with _plain_file(name) as path, open(path, "rb") as file:
+            if os.fstat(file.fileno()).st_size == 0:
+                return
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as log:
+                starts: Iterable[int] | None = None
+                if len(log) >= GREP_MIN_SIZE:
+                    starts = _grep_line_starts(path, log)
+                index = OopsIndex(log, starts if starts is not None else _python_line_starts(log))  # type: ignore[arg-type]
+                yield from iter_index_reports(index, title_style=title_style)
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise InputError(f"{name}: {getattr(exc, 'strerror', None) or exc}") from exc
