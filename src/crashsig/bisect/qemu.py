@@ -21,7 +21,9 @@ Public API (stable, used by the bisect driver)::
 ``reason`` always says why in one line. The QEMU process runs in its own process group
 (and with a parent-death signal, via ``setpriv``) and the group is killed on every way out
 of :func:`boot`: a timeout, an exception, ``KeyboardInterrupt``, and ``SIGTERM`` (which
-:func:`boot` turns into ``SystemExit(143)`` while it runs in the main thread).
+:func:`boot` turns into ``SystemExit(143)`` while it runs in the main thread). Several
+:func:`boot` calls may run at once in worker threads (``--jobs``); each owns its QEMU.
+An image that is neither a bzImage nor an ELF kernel is an ``infra error`` before QEMU starts.
 
 KVM is used only when ``/dev/kvm`` opens *and* a probe boot of the same kernel prints
 ``Linux version`` (some hosts expose a ``/dev/kvm`` that cannot run a kernel); otherwise
@@ -43,7 +45,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, cast
 
 import attrs
 
@@ -253,8 +255,7 @@ class _Console:
 
 def _watch(proc: subprocess.Popen[bytes], console: _Console, limits: _Limits) -> str:
     """Read the console until QEMU exits or a deadline passes; return ``exit`` or the deadline."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
+    fd = _stdout_fd(proc)
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
@@ -375,19 +376,24 @@ def _kvm_usable(qemu: Path, kernel: Path) -> bool:
     deadline = time.monotonic() + _KVM_PROBE_TIMEOUT
     output = b""
     with tempfile.TemporaryFile() as stderr, _spawn(argv, stderr) as proc:
-        assert proc.stdout is not None
+        fd = _stdout_fd(proc)
         with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout.fileno(), selectors.EVENT_READ)
+            selector.register(fd, selectors.EVENT_READ)
             while (
                 b"Linux version" not in output
                 and (left := deadline - time.monotonic()) > 0
             ):
                 if selector.select(timeout=left):
-                    chunk = os.read(proc.stdout.fileno(), 1 << 16)
+                    chunk = os.read(fd, 1 << 16)
                     if not chunk:
                         break
                     output += chunk
     return b"Linux version" in output
+
+
+def _stdout_fd(proc: subprocess.Popen[bytes]) -> int:
+    """The console pipe of a process started by :func:`_spawn` (always stdout=PIPE)."""
+    return cast(IO[bytes], proc.stdout).fileno()
 
 
 @contextlib.contextmanager
