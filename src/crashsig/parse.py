@@ -34,6 +34,7 @@ from crashsig.types import Executor, Frame, Report
 MAX_REPORT_LINES = 5_000
 MAX_REPORT_BYTES = 4 << 20
 MAX_PREFIX_SCAN_LINES = 10_000
+MAX_TITLE_LINES = 1_000
 _LOCKDEP_INDUCED = b"WARNING: possible circular locking dependency detected"
 _EXECUTOR_RE = re.compile(rb" Comm: syz\.(\d+)\.(\d+) ")
 _TIMESTAMP_IN_TITLE_RE = re.compile(r"\[ *[0-9]+\.[0-9]+\]")
@@ -94,8 +95,11 @@ def _min_lines_before_tail_cut(oops_line: bytes) -> int:
     return 16 if b"BUG: KMSAN:" in oops_line else 22
 
 
-def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes) -> _Body:
+def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes, *, whole_tail: bool) -> _Body:
+    """Collect the report lines; ``whole_tail`` keeps going past the next report (syzkaller's rule)."""
     log = index.log
+    next_report = None if whole_tail else index.first_oops(oops_line.end + 1)
+    stop = len(log) if next_report is None else next_report.start
     body = _Body(prefix=_prefix_lines(log, oops_line.start, context, 50 if console.is_task_context(context) else 5))
     second = index.second_report_start(oops_line)
     own_context_only = console.has_caller_id(context)
@@ -103,7 +107,7 @@ def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes) -> _B
     text_lines = 0
     skip_rest = cpu_traceback = in_trace = trace_done = False
     for count, (pos, raw) in enumerate(_lines_from(log, oops_line.start)):
-        if count >= MAX_REPORT_LINES or len(body.text) >= MAX_REPORT_BYTES:
+        if count >= MAX_REPORT_LINES or len(body.text) >= MAX_REPORT_BYTES or pos >= stop:
             break
         is_oops_line = pos == oops_line.start
         line = console.split_line(raw)
@@ -126,7 +130,7 @@ def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes) -> _B
             continue
         text = _clip(line.text, oops_line.oops.header if is_oops_line else None)
         body.text += text + b"\n"
-        if second is None or pos < second or own_context_only:
+        if (second is None or pos < second or own_context_only) and text_lines <= MAX_TITLE_LINES:
             body.title_end = len(body.text)
             trace_done = trace_done or _END_OF_TRACE in text
             starts_trace = bool(_RIP_LINE_RE.match(text)) or is_stack_start(text) or is_frame_line(text)
@@ -167,12 +171,14 @@ def _frames(body: _Body) -> tuple[Frame, ...]:
     return tuple(f for f in parsed if f is not None)
 
 
-def parse_with_text(index: OopsIndex, oops_line: HeaderLine, base: int, style: str) -> tuple[Report, bytes]:
+def parse_with_text(
+    index: OopsIndex, oops_line: HeaderLine, base: int, style: str, *, whole_tail: bool = True
+) -> tuple[Report, bytes]:
     """Parse the oops at ``oops_line``; also return the report text as bytes."""
     log = index.log
     assert oops_line.oops is not None
     context = console.line_context(log[oops_line.start : oops_line.end])
-    body = _collect_body(index, oops_line, context)
+    body = _collect_body(index, oops_line, context, whole_tail=whole_tail)
     end = max(index.last_oops_end(oops_line.start), oops_line.end)
     report = bytes(body.text)
     description = describe(report[: body.title_end], oops_line.oops, style=style)
@@ -230,7 +236,9 @@ def iter_index_reports(index: OopsIndex, *, title_style: str = "current") -> Ite
     _check_style(title_style)
     pos = 0
     while (oops_line := index.first_oops(pos)) is not None:
-        yield parse_with_text(index, oops_line, pos, title_style)[0]
+        # Only the first report's text runs to the end of the log (syzkaller's rule);
+        # later ones stop where the next report starts, which keeps parsing linear.
+        yield parse_with_text(index, oops_line, pos, title_style, whole_tail=pos == 0)[0]
         pos = oops_line.end + 1
 
 

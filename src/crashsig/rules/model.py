@@ -17,11 +17,15 @@ _PLACEHOLDERS = {
 }
 # Go's RE2 POSIX classes, which Python would misread as nested sets.
 _POSIX_CLASSES = {"[[:space:]]": r"[\t\n\v\f\r ]", "[[:xdigit:]]": r"[0-9A-Fa-f]"}
+# "Any number of lines" is bounded so that a backtracking search stays linear: each
+# start position may look at most this many lines ahead (RE2 needs no such bound).
+MAX_LINES_AHEAD = 50
+_ANY_LINES = {r"(?:.*\n)+?": r"(?:.*\n){1,%d}?" % MAX_LINES_AHEAD}
 
 
 def expand(pattern: str) -> str:
     """Expand ``{{FUNC}}``-style placeholders and POSIX classes in a rule regex."""
-    for key, value in {**_PLACEHOLDERS, **_POSIX_CLASSES}.items():
+    for key, value in {**_PLACEHOLDERS, **_POSIX_CLASSES, **_ANY_LINES}.items():
         pattern = pattern.replace(key, value)
     return pattern
 
