@@ -13,18 +13,9 @@ import pytest
 
 from crashsig import corpus
 
-from conftest import REPO, SYZKALLER_CORPUS
+from conftest import REPO, SYZKALLER_CORPUS, load_known_failures
 
 KNOWN_FAILURES_FILE = REPO / "tests" / "syzkaller_known_failures.txt"
-
-
-def _known_failures() -> dict[str, str]:
-    known = {}
-    for line in KNOWN_FAILURES_FILE.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, reason = line.partition(" ")
-            known[name] = reason.strip()
-    return known
 
 
 def _case_paths(kind: str) -> list[Path]:
@@ -34,7 +25,7 @@ def _case_paths(kind: str) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
 
 
-KNOWN = _known_failures()
+KNOWN = load_known_failures(KNOWN_FAILURES_FILE)
 
 
 def _param(path: Path, kind: str) -> object:
