@@ -38,9 +38,11 @@ REPRODUCIBLE_ENV = {
     "KBUILD_BUILD_TIMESTAMP": "1970-01-01",
     "KBUILD_BUILD_VERSION": "1",
     "LC_ALL": "C",
+    "LANG": "C",
 }
 """Kbuild bakes user, host, time and build number into the kernel; fixing them keeps
-the signature of an unchanged source tree unchanged."""
+the signature of an unchanged source tree unchanged. The kernel's Makefile unexports
+LC_ALL, so LANG is set too: compiler messages stay ASCII in the error tail."""
 
 
 @attrs.frozen
@@ -61,8 +63,8 @@ class Build:
     """Seconds the build took (0 when reused from the cache)."""
 
 
-class _Builder:
-    """Shared machinery: the worktree slot, the cache, running make with a timeout."""
+class Builder:
+    """Shared machinery of the builders: the worktree slot, the cache, running make with a timeout."""
 
     def __init__(self, repo: Path, workdir: Path, *, compiler: str = "gcc") -> None:
         self.repo = Path(repo)
@@ -71,8 +73,8 @@ class _Builder:
         self._slot: Path | None = None
 
     def build(self, commit: str) -> Build:
-        """Build ``commit`` (cached per commit); BuildError when the revision does not build."""
-        out = self.workdir / "builds" / commit
+        """Build ``commit`` (cached per commit and setup); BuildError when the revision does not build."""
+        out = self.workdir / "builds" / self.setup_key() / commit
         cached = _load_cached(out, commit)
         if cached is not None:
             return cached
@@ -81,10 +83,21 @@ class _Builder:
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
-        built = self._build(src, out, commit)
+        try:
+            built = self._build(src, out, commit)
+        except BuildError as exc:
+            (out / "build-error.txt").write_text(str(exc))
+            raise
         built = attrs.evolve(built, duration=time.monotonic() - start)
         _store(out, built)
         return built
+
+    def setup_key(self) -> str:
+        """Names the build setup in the cache: a different setup never reuses a build."""
+        return hashlib.sha256(repr(self._setup()).encode()).hexdigest()[:16]
+
+    def _setup(self) -> tuple[object, ...]:
+        return (type(self).__name__, self.compiler_name)
 
     def close(self) -> None:
         """Remove the worktree slot (the build cache stays)."""
@@ -119,13 +132,16 @@ class _Builder:
             raise BuildError(f"{commit[:12]}: {' '.join(argv[:2])} ... failed (exit {rc}):\n{error_tail(output)}")
 
 
-class ModuleBuilder(_Builder):
+class ModuleBuilder(Builder):
     """An out-of-tree module (``make -C HEADERS M=DIR modules``) against given kernel headers."""
 
     def __init__(self, repo: Path, workdir: Path, *, headers: Path, subdir: str = ".", compiler: str = "gcc") -> None:
         super().__init__(repo, workdir, compiler=compiler)
         self.headers = Path(headers)
         self.subdir = subdir
+
+    def _setup(self) -> tuple[object, ...]:
+        return (*super()._setup(), str(self.headers.resolve()), self.subdir)
 
     def _build(self, src: Path, out: Path, commit: str) -> Build:
         moddir = (src / self.subdir).resolve()
@@ -138,12 +154,15 @@ class ModuleBuilder(_Builder):
         return Build(commit, _modules_signature(modules), self._compiler(), modules=modules)
 
 
-class KernelBuilder(_Builder):
+class KernelBuilder(Builder):
     """A kernel tree: the given config, ``olddefconfig``, then ``bzImage`` (with ccache when present)."""
 
     def __init__(self, repo: Path, workdir: Path, *, config: Path, compiler: str = "gcc") -> None:
         super().__init__(repo, workdir, compiler=compiler)
         self.config = Path(config)
+
+    def _setup(self) -> tuple[object, ...]:
+        return (*super()._setup(), self.config.read_bytes())
 
     def _build(self, src: Path, out: Path, commit: str) -> Build:
         objdir = self.workdir / "obj"
@@ -157,7 +176,7 @@ class KernelBuilder(_Builder):
         return Build(commit, kernel_signature(objdir / "vmlinux"), self._compiler(), kernel=kernel)
 
 
-class CommandBuilder(_Builder):
+class CommandBuilder(Builder):
     """A user command run in the worktree; it must leave a bzImage at ``image`` (relative).
 
     The signature comes from ``vmlinux`` (relative) when the command leaves one, else it
@@ -171,6 +190,9 @@ class CommandBuilder(_Builder):
         self.command = list(command)
         self.image = image
         self.vmlinux = vmlinux
+
+    def _setup(self) -> tuple[object, ...]:
+        return (*super()._setup(), self.command, self.image, self.vmlinux)
 
     def _build(self, src: Path, out: Path, commit: str) -> Build:
         env = {**os.environ, **REPRODUCIBLE_ENV, "CRASHSIG_COMMIT": commit}
@@ -282,6 +304,10 @@ def _store(out: Path, built: Build) -> None:
 
 
 def _load_cached(out: Path, commit: str) -> Build | None:
+    """The stored build of ``commit``; raises its BuildError again when it failed before."""
+    error = out / "build-error.txt"
+    if error.is_file():
+        raise BuildError(error.read_text())
     try:
         record = json.loads((out / "build.json").read_text())
     except (OSError, ValueError):

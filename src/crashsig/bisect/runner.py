@@ -10,23 +10,14 @@ import concurrent.futures
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 import attrs
 
 from crashsig.bisect import qemu
-from crashsig.bisect.build import Build
+from crashsig.bisect.build import Build, Builder
 from crashsig.bisect.initramfs import build_initramfs
 from crashsig.bisect.verdict import Run
 from crashsig.signature import crash_signature
-
-
-class Builder(Protocol):
-    """What :mod:`crashsig.bisect.build` builders provide."""
-
-    def build(self, commit: str) -> Build:
-        """Build ``commit`` or raise BuildError."""
-        ...
 
 
 @attrs.frozen

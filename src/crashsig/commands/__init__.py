@@ -10,7 +10,9 @@ import argparse
 from collections.abc import Callable
 
 from crashsig.commands import (
+    bisect_cmd,
     bisectlog_cmd,
+    bisectrun_cmd,
     boot_cmd,
     parse_cmd,
     signature_cmd,
@@ -27,4 +29,6 @@ REGISTRY: list[Register] = [
     boot_cmd.register,
     signature_cmd.register,
     bisectlog_cmd.register,
+    bisect_cmd.register,
+    bisectrun_cmd.register,
 ]
