@@ -22,7 +22,7 @@ import itertools
 import logging
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +30,7 @@ import attrs
 
 from crashsig.bisect import git
 from crashsig.bisect.build import Build
+from crashsig.bisect.results import GitStep, Result, Tested
 from crashsig.bisect.verdict import (
     Counts,
     Policy,
@@ -82,67 +83,6 @@ class Options:
     """Runs requested per batch (the VM runner runs a batch in parallel)."""
     confirm: bool = True
     """Check and correct the culprit at the end (off for syzbot's procedure)."""
-
-
-@attrs.frozen
-class Tested:
-    """One revision tested (or re-judged) during the bisection."""
-
-    commit: str
-    subject: str
-    verdict: Verdict
-    build: Build | None = None
-    """None when the revision did not build."""
-    build_error: str = ""
-    runs: tuple[Run, ...] = ()
-    """Every run judged, including runs of earlier builds with the same signature."""
-    reused: bool = False
-    """True when no new run was needed: an equal kernel signature was already judged."""
-    phase: str = "bisect"
-    """``bad end``, ``good end``, ``bisect`` or ``confirm``."""
-
-
-@attrs.frozen
-class GitStep:
-    """One ``git bisect`` command and what git answered."""
-
-    command: str
-    output: str
-
-
-@attrs.frozen
-class Result:
-    """The outcome of a bisection."""
-
-    culprit: str | None
-    """The first bad commit, None when the bisection could not name one."""
-    confirmed: bool
-    reason: str
-    """Why the culprit is (not) confirmed."""
-    target: Target
-    rate: Rate
-    """Repro-rate evidence: the bad end and every revision found bad, pooled."""
-    good: str
-    bad: str
-    candidates: tuple[str, ...] = ()
-    """Commits that could be the first bad one when skipped revisions hide it."""
-    events: tuple[Tested | GitStep, ...] = ()
-    """Everything in order, for the log."""
-    corrections: int = 0
-    """How often a false good below the culprit was found and the bisection continued."""
-    total_time: float = 0.0
-
-    runs: int = 0
-    """VM runs made (runs reused through equal kernel signatures are not counted again)."""
-    build_time: float = 0.0
-    """Seconds spent building, each build counted once."""
-    test_time: float = 0.0
-    """Seconds spent in runs, summed over runs (not wall time)."""
-
-    @property
-    def tested(self) -> tuple[Tested, ...]:
-        """The Tested events in order."""
-        return tuple(event for event in self.events if isinstance(event, Tested))
 
 
 def bisect(repo: Path | str, runner: Runner, options: Options, *, workdir: Path | None = None) -> Result:
@@ -225,6 +165,7 @@ class _Session:
         self.measured.append(runs)
         verdict = judge_bad_end(runs, self.target, self.options.policy)
         while not verdict.done:
+            self._progress(bad, 0, len(runs))
             runs.extend(self._new_runs(build, self.options.policy.max_runs - len(runs)))
             if not self.target.title and not self.options.policy.any_crash:
                 self._name_target(runs)
@@ -250,7 +191,8 @@ class _Session:
     def _confirm(self, culprit: str) -> tuple[bool, str, str | None]:
         """Return (confirmed, reason, a parent that turned out bad)."""
         built = self._build(culprit)
-        assert isinstance(built, Build), "git named a culprit it never saw built"
+        if not isinstance(built, Build):  # git only names commits it was told are bad
+            raise InfraError(f"git named {culprit[:12]} as the culprit, but it never built")
         for parent in git.parents(self.repo, culprit):
             parent_build = self._build(parent)
             if isinstance(parent_build, Build) and parent_build.signature == built.signature:
@@ -309,17 +251,17 @@ class _Session:
         """Repro-rate evidence from runs that were made whatever they showed: the bad end's
         and the culprit's rerun (runs of revisions found bad by bisecting are not used:
         a revision is found bad *because* it crashed early, which would inflate the rate)."""
-        runs = itertools.chain.from_iterable(self.measured)
-        return Rate.from_counts(count(runs, self.target, any_crash=self.options.policy.any_crash))
+        return Rate.from_counts(self._count(itertools.chain.from_iterable(self.measured)))
 
     def _shows_target(self, commit: str) -> bool:
         """True when some run of this commit's kernel signature crashed with the target."""
         build = self.builds.get(commit)
         if not isinstance(build, Build):
             return False
-        return (
-            count(self.runs.get(build.signature, ()), self.target, any_crash=self.options.policy.any_crash).target > 0
-        )
+        return self._count(self.runs.get(build.signature, ())).target > 0
+
+    def _count(self, runs: Iterable[Run]) -> Counts:
+        return count(runs, self.target, any_crash=self.options.policy.any_crash)
 
     def _build(self, commit: str) -> Build | BuildError:
         if commit not in self.builds:
@@ -359,7 +301,6 @@ class _Session:
 
     def _progress(self, commit: str, steps_left: int, runs: int) -> None:
         elapsed = time.monotonic() - self.start
-        total_runs = sum(len(runs) for runs in self.runs.values())
         if self.step and steps_left:
             per_step = elapsed / (self.step + 1)
             eta = f", ~{_duration(per_step * steps_left)} left"
@@ -371,7 +312,7 @@ class _Session:
             commit[:12],
             about,
             runs,
-            total_runs,
+            self.run_count,
             _duration(elapsed),
             eta,
         )

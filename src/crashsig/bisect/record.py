@@ -11,7 +11,7 @@ import attrs
 
 from crashsig import bisectlog
 from crashsig.bisect import git
-from crashsig.bisect.driver import GitStep, Result, Tested
+from crashsig.bisect.results import GitStep, Result, Tested
 from crashsig.bisect.verdict import Run
 
 _BISECTING = re.compile(
