@@ -17,7 +17,7 @@ import attrs
 from crashsig.errors import InputError
 from crashsig.guilty import extract_guilty_file
 from crashsig.oopsindex import OopsIndex
-from crashsig.parse import contains_crash, parse_from, parse_with_text
+from crashsig.parse import contains_crash, parse_from, parse_raw
 from crashsig.types import Report
 
 _KEYS = ("TITLE", "ALT", "TYPE", "FRAME", "CORRUPTED", "SUPPRESSED", "PANICKED", "EXECUTOR", "START", "END")
@@ -160,12 +160,13 @@ def check_guilty_case(case: GuiltyCase) -> list[Mismatch]:
     oops_line = index.first_oops(0)
     if oops_line is None:
         return [Mismatch("crash", True, False)]
-    report, text = parse_with_text(index, oops_line, 0, "current")
+    raw = parse_raw(index, oops_line, 0, "current")
+    text, text_start = raw.text, raw.text_start
     if not case.log.endswith(text):
         # Symbolized inline frames can look like a second report: use the whole log,
         # still skipping the context-line bytes (as syzkaller's test does).
         text = case.log
-    actual = extract_guilty_file(report.title, text[report.text_start :])
+    actual = extract_guilty_file(raw.report.title, text[text_start:])
     return [] if actual == case.file else [Mismatch("guilty_file", case.file, actual)]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Protocol
 
 import attrs
 
@@ -171,10 +172,29 @@ def _frames(body: _Body) -> tuple[Frame, ...]:
     return tuple(f for f in parsed if f is not None)
 
 
-def parse_with_text(
+class Symbolizing(Protocol):
+    """What ``parse(..., symbolizer=)`` needs; ``crashsig.Symbolizer`` provides it."""
+
+    def symbolize(self, report: Report) -> Report: ...
+
+    def annotate(self, log: str) -> str: ...
+
+
+@attrs.frozen
+class RawReport:
+    """A report with its text as the bytes it came from."""
+
+    report: Report
+    text: bytes
+    """``report.text`` before decoding."""
+    text_start: int
+    """Byte offset in ``text`` of the oops line (the context lines come before)."""
+
+
+def parse_raw(
     index: OopsIndex, oops_line: HeaderLine, base: int, style: str, *, whole_tail: bool = True
-) -> tuple[Report, bytes]:
-    """Parse the oops at ``oops_line``; also return the report text as bytes."""
+) -> RawReport:
+    """Parse the oops at ``oops_line`` (``base``: where parsing started, for ``panicked``)."""
     log = index.log
     assert oops_line.oops is not None
     context = console.line_context(log[oops_line.start : oops_line.end])
@@ -188,9 +208,10 @@ def parse_with_text(
         description = describe(report, oops_line.oops, style=style)
     reason = description.corrupted_reason or _corruption(description.title, report, description)
     title = normalize_title(description.title)
-    text = b"".join(p + b"\n" for p in prefix) + report
+    prefix_text = b"".join(p + b"\n" for p in prefix)
+    text = prefix_text + report
     executor = _EXECUTOR_RE.search(text)
-    return Report(
+    parsed = Report(
         title=title,
         alt_titles=tuple(normalize_title(t) for t in description.alt_titles),
         type=title_to_type(title),
@@ -203,10 +224,23 @@ def parse_with_text(
         start=oops_line.start,
         end=end,
         text=text.decode("utf-8", "replace"),
-        text_start=len(text) - len(report),
+        text_start=len(prefix_text.decode("utf-8", "replace")),
         frames=_frames(body),
         guilty_file=extract_guilty_file(title, report) or None,
-    ), text
+    )
+    return RawReport(parsed, text, len(prefix_text))
+
+
+def symbolize_report(report: Report, symbolizer: Symbolizing) -> Report:
+    """Symbolize a report; the guilty file then comes from the symbolized text, as on syzbot.
+
+    Titles are not recomputed: syzbot titles come from the raw frames.
+    """
+    symbolized = symbolizer.symbolize(report)
+    prefix = report.text[: report.text_start]
+    start = len(symbolizer.annotate(prefix)) if prefix else 0
+    body = symbolized.text[start:].encode("utf-8", "surrogateescape")
+    return attrs.evolve(symbolized, text_start=start, guilty_file=extract_guilty_file(report.title, body) or None)
 
 
 def _to_bytes(log: bytes | str | bytearray | memoryview) -> bytes:
@@ -222,39 +256,50 @@ def _check_style(title_style: str) -> None:
         raise InputError(f"unknown title style {title_style!r} (expected one of {', '.join(TITLE_STYLES)})")
 
 
-def parse_from(log: bytes | str, pos: int = 0, *, title_style: str = "current") -> Report | None:
+def parse_from(
+    log: bytes | str, pos: int = 0, *, title_style: str = "current", symbolizer: Symbolizing | None = None
+) -> Report | None:
     """The first report starting at or after byte offset ``pos``, or None."""
     _check_style(title_style)
-    data = _to_bytes(log)
-    index = OopsIndex(data)
+    index = OopsIndex(_to_bytes(log))
     oops_line = index.first_oops(pos)
-    return None if oops_line is None else parse_with_text(index, oops_line, pos, title_style)[0]
+    if oops_line is None:
+        return None
+    report = parse_raw(index, oops_line, pos, title_style).report
+    return report if symbolizer is None else symbolize_report(report, symbolizer)
 
 
-def iter_index_reports(index: OopsIndex, *, title_style: str = "current") -> Iterator[Report]:
+def iter_index_reports(
+    index: OopsIndex, *, title_style: str = "current", symbolizer: Symbolizing | None = None
+) -> Iterator[Report]:
     """Yield every report of an indexed log (each resumes after the previous oops line)."""
     _check_style(title_style)
     pos = 0
     while (oops_line := index.first_oops(pos)) is not None:
         # Only the first report's text runs to the end of the log (syzkaller's rule);
         # later ones stop where the next report starts, which keeps parsing linear.
-        yield parse_with_text(index, oops_line, pos, title_style, whole_tail=pos == 0)[0]
+        report = parse_raw(index, oops_line, pos, title_style, whole_tail=pos == 0).report
+        yield report if symbolizer is None else symbolize_report(report, symbolizer)
         pos = oops_line.end + 1
 
 
-def iter_reports(log: bytes | str, *, title_style: str = "current") -> Iterator[Report]:
+def iter_reports(
+    log: bytes | str, *, title_style: str = "current", symbolizer: Symbolizing | None = None
+) -> Iterator[Report]:
     """Yield every report of a log in order (each resumes after the previous oops line)."""
     _check_style(title_style)
-    return iter_index_reports(OopsIndex(_to_bytes(log)), title_style=title_style)
+    return iter_index_reports(OopsIndex(_to_bytes(log)), title_style=title_style, symbolizer=symbolizer)
 
 
-def parse(log: bytes | str, *, title_style: str = "current") -> list[Report]:
+def parse(log: bytes | str, *, title_style: str = "current", symbolizer: Symbolizing | None = None) -> list[Report]:
     """Every report in a console log, in order; the first is the one syzbot would pick.
 
     ``title_style="2020"`` gives the titles syzbot used before 2021 (``kernel BUG at
-    FILE:LINE!``). Bad input never raises except for a wrong argument type.
+    FILE:LINE!``). With a ``symbolizer`` (``crashsig.Symbolizer``), frames get source
+    locations and inline frames, and the guilty file comes from the symbolized text.
+    Bad input never raises except for a wrong argument type or title style.
     """
-    return list(iter_reports(log, title_style=title_style))
+    return list(iter_reports(log, title_style=title_style, symbolizer=symbolizer))
 
 
 def contains_crash(log: bytes | str) -> bool:

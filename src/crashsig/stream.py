@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from crashsig.errors import InputError
 from crashsig.oopsindex import SCAN_LITERALS, OopsIndex, scan_line_starts
-from crashsig.parse import iter_index_reports
+from crashsig.parse import Symbolizing, iter_index_reports
 from crashsig.types import Report
 
 STDIN = "-"
@@ -107,7 +107,9 @@ def _python_line_starts(log: mmap.mmap) -> Iterator[int]:
         start = end
 
 
-def iter_file_reports(name: str, *, title_style: str = "current") -> Iterator[Report]:
+def iter_file_reports(
+    name: str, *, title_style: str = "current", symbolizer: Symbolizing | None = None
+) -> Iterator[Report]:
     """Yield the reports of a log file (plain, ``.gz``, ``.xz``, or ``-`` for stdin)."""
     try:
         with _plain_file(name) as path, open(path, "rb") as file:
@@ -118,6 +120,6 @@ def iter_file_reports(name: str, *, title_style: str = "current") -> Iterator[Re
                 if len(log) >= GREP_MIN_SIZE:
                     starts = _grep_line_starts(path, log)
                 index = OopsIndex(log, starts if starts is not None else _python_line_starts(log))  # type: ignore[arg-type]
-                yield from iter_index_reports(index, title_style=title_style)
+                yield from iter_index_reports(index, title_style=title_style, symbolizer=symbolizer)
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise InputError(f"{name}: {getattr(exc, 'strerror', None) or exc}") from exc

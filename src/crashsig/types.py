@@ -71,7 +71,7 @@ class Report:
     text: str = ""
     """The extracted report: context lines plus oops lines, prefixes stripped."""
     text_start: int = 0
-    """Offset in ``text`` where the oops line begins (after the context lines)."""
+    """Index in ``text`` where the oops line begins (after the context lines)."""
     frames: tuple[Frame, ...] = ()
     """Stack frames of the report, in the order printed."""
     guilty_file: str | None = None

@@ -7,6 +7,7 @@ import itertools
 import json
 import sys
 
+from crashsig.parse import Symbolizing
 from crashsig.stream import iter_file_reports
 from crashsig.commands.io import iter_inputs
 from crashsig.title import TITLE_STYLES
@@ -25,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--title-style", choices=TITLE_STYLES, default="current",
                         help="'2020' gives pre-2021 syzbot titles such as 'kernel BUG at FILE:LINE!'")
     parser.add_argument("--fail-on-crash", action="store_true", help="exit 1 when any crash is found")
+    parser.add_argument("--vmlinux", help="symbolize frames with this kernel image (with debug info)")
+    parser.add_argument("--modules", metavar="DIR", help="with --vmlinux: directory of NAME.ko / NAME.ko.debug")
+    parser.add_argument("--no-cache", action="store_true", help="with --vmlinux: no on-disk symbol index")
     parser.set_defaults(func=run)
 
 
@@ -95,10 +99,19 @@ def format_text(name: str, reports: list[Report]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Parse each input and print its reports."""
+    if args.vmlinux is None:
+        return _run(args, None)
+    from crashsig.symbolize import Symbolizer
+
+    with Symbolizer(args.vmlinux, modules=args.modules, use_cache=not args.no_cache) as symbolizer:
+        return _run(args, symbolizer)
+
+
+def _run(args: argparse.Namespace, symbolizer: Symbolizing | None) -> int:
     found = False
     documents = []
     for name in iter_inputs(args.files):
-        reports = list(itertools.islice(iter_file_reports(name, title_style=args.title_style), 1 if args.first else None))
+        reports = list(itertools.islice(iter_file_reports(name, title_style=args.title_style, symbolizer=symbolizer), 1 if args.first else None))
         found = found or bool(reports)
         if args.format == "json":
             documents.append({"file": name, "reports": [report_to_json(r) for r in reports]})
