@@ -66,7 +66,8 @@ def load_report_case(path: Path) -> ReportCase:
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    fields: dict[str, object] = {"alt_titles": []}
+    fields: dict[str, str | bool | bytes] = {}
+    alt_titles: list[str] = []
     index = 0
     while index < len(lines) and lines[index]:
         line = lines[index].decode("utf-8", "replace")
@@ -79,7 +80,7 @@ def load_report_case(path: Path) -> ReportCase:
         if key not in _KEYS:
             raise InputError(f"{path}: unknown header line {line!r}")
         if key == "ALT":
-            fields["alt_titles"].append(value)  # type: ignore[union-attr]
+            alt_titles.append(value)
         elif key in ("CORRUPTED", "SUPPRESSED", "PANICKED"):
             fields[key.lower()] = value == "Y"
         elif key in ("START", "END"):
@@ -94,8 +95,7 @@ def load_report_case(path: Path) -> ReportCase:
             log_lines = log_lines[:i]
             break
     log = b"".join(line + b"\n" for line in log_lines)
-    fields["alt_titles"] = tuple(sorted(fields["alt_titles"]))  # type: ignore[arg-type]
-    return ReportCase(name=path.name, log=log, report=report, **fields)  # type: ignore[arg-type]
+    return ReportCase(name=path.name, log=log, report=report, alt_titles=tuple(sorted(alt_titles)), **fields)  # type: ignore[arg-type]
 
 
 def load_guilty_case(path: Path) -> GuiltyCase:

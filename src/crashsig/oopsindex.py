@@ -9,6 +9,7 @@ GNU grep on large files) can pass the offsets it found instead.
 from __future__ import annotations
 
 import bisect
+import mmap
 import re
 from collections.abc import Iterable, Sequence
 
@@ -45,6 +46,10 @@ SCAN_LITERALS: tuple[bytes, ...] = tuple(
 _SCAN_RE = re.compile(b"|".join(re.escape(literal) for literal in SCAN_LITERALS))
 
 
+Buffer = bytes | mmap.mmap
+"""A whole log in memory, or a memory-mapped log file."""
+
+
 @attrs.frozen
 class HeaderLine:
     """A log line that matches an oops (or an info message with a stack)."""
@@ -71,7 +76,7 @@ def match_oops(line: bytes, oopses: Sequence[Oops] = LINUX_OOPSES) -> Oops | Non
     return None
 
 
-def scan_line_starts(log: bytes, start: int = 0, end: int | None = None) -> Iterable[int]:
+def scan_line_starts(log: Buffer, start: int = 0, end: int | None = None) -> Iterable[int]:
     """Start offsets of the lines in ``log[start:end]`` holding a scan literal (pure Python)."""
     end = len(log) if end is None else end
     pos = start
@@ -87,7 +92,7 @@ def scan_line_starts(log: bytes, start: int = 0, end: int | None = None) -> Iter
 class OopsIndex:
     """Header lines of a log, in order, with fast lookups by offset, plus log-wide facts."""
 
-    def __init__(self, log: bytes, line_starts: Iterable[int] | None = None) -> None:
+    def __init__(self, log: Buffer, line_starts: Iterable[int] | None = None) -> None:
         self.log = log
         self.lines: list[HeaderLine] = []
         self.suppressed = False

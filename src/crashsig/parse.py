@@ -17,11 +17,10 @@ import attrs
 
 from crashsig import console
 from crashsig.errors import InputError
-from crashsig.frames import is_frame_line, is_stack_start, parse_frame_line, RISCV_STACK_START, STACK_START_RES
+from crashsig.frames import RISCV_STACK_START, STACK_START_RES, is_frame_line, is_stack_start, parse_frame_line
 from crashsig.guilty import extract_guilty_file
-from crashsig.oopsindex import MAX_MATCH_LINE, PANIC, HeaderLine, OopsIndex
+from crashsig.oopsindex import MAX_MATCH_LINE, PANIC, Buffer, HeaderLine, OopsIndex
 from crashsig.title import (
-    CORRUPTED_NO_FRAMES,
     TITLE_STYLES,
     Description,
     describe,
@@ -53,7 +52,7 @@ class _Body:
     frame_lines: list[tuple[bytes, bool]] = attrs.Factory(list)
 
 
-def _lines_from(log: bytes, pos: int) -> Iterator[tuple[int, bytes]]:
+def _lines_from(log: Buffer, pos: int) -> Iterator[tuple[int, bytes]]:
     while pos < len(log):
         end = log.find(b"\n", pos)
         end = len(log) if end == -1 else end
@@ -61,7 +60,7 @@ def _lines_from(log: bytes, pos: int) -> Iterator[tuple[int, bytes]]:
         pos = end + 1
 
 
-def _prefix_lines(log: bytes, start: int, context: bytes, limit: int) -> list[bytes]:
+def _prefix_lines(log: Buffer, start: int, context: bytes, limit: int) -> list[bytes]:
     """Up to ``limit`` non-empty, reliable lines of ``context`` just before ``start``."""
     found: list[bytes] = []
     end = start - 1
@@ -84,7 +83,7 @@ def _clip(text: bytes, header: bytes | None = None) -> bytes:
     return text[start : start + MAX_MATCH_LINE]
 
 
-def _raw_region(log: bytes, oops_line: HeaderLine, end: int) -> bytes:
+def _raw_region(log: Buffer, oops_line: HeaderLine, end: int) -> bytes:
     """The unfiltered log from the oops line to ``end``, over-long lines clipped."""
     assert oops_line.oops is not None
     lines = log[oops_line.start : min(end, oops_line.start + MAX_REPORT_BYTES)].split(b"\n")
@@ -99,6 +98,8 @@ def _min_lines_before_tail_cut(oops_line: bytes) -> int:
 def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes, *, whole_tail: bool) -> _Body:
     """Collect the report lines; ``whole_tail`` keeps going past the next report (syzkaller's rule)."""
     log = index.log
+    assert oops_line.oops is not None
+    header = oops_line.oops.header
     next_report = None if whole_tail else index.first_oops(oops_line.end + 1)
     stop = len(log) if next_report is None else next_report.start
     body = _Body(prefix=_prefix_lines(log, oops_line.start, context, 50 if console.is_task_context(context) else 5))
@@ -129,7 +130,7 @@ def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes, *, wh
             skip_rest = skip_line = True
         if not is_oops_line and skip_line:
             continue
-        text = _clip(line.text, oops_line.oops.header if is_oops_line else None)
+        text = _clip(line.text, header if is_oops_line else None)
         body.text += text + b"\n"
         if (second is None or pos < second or own_context_only) and text_lines <= MAX_TITLE_LINES:
             body.title_end = len(body.text)

@@ -61,37 +61,43 @@ def _plain_file(name: str) -> Iterator[Path]:
         yield Path(copy.name)
 
 
-def _grep_line_starts(path: Path, log: mmap.mmap) -> Iterator[int] | None:
+def _grep_line_starts(path: Path, log: mmap.mmap) -> list[int] | None:
     """Offsets of candidate lines found by ``grep -F``; None when grep is unusable."""
     grep = shutil.which("grep")
     if grep is None:
         return None
-    patterns = tempfile.NamedTemporaryFile(prefix="crashsig-patterns-")
-    patterns.write(b"\n".join(SCAN_LITERALS) + b"\n")
-    patterns.flush()
-    argv = [grep, "-a", "-b", "-o", "-F", "-f", patterns.name, "--", str(path)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"})
-    timer = threading.Timer(60 + len(log) / 1e9 * _GREP_SECONDS_PER_GB, proc.kill)
-    timer.start()
+    with tempfile.NamedTemporaryFile(prefix="crashsig-patterns-") as patterns:
+        patterns.write(b"\n".join(SCAN_LITERALS) + b"\n")
+        patterns.flush()
+        argv = [grep, "-a", "-b", "-o", "-F", "-f", patterns.name, "--", str(path)]
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"}
+        )
+        timer = threading.Timer(60 + len(log) / 1e9 * _GREP_SECONDS_PER_GB, proc.kill)
+        timer.start()
+        try:
+            assert proc.stdout is not None
+            starts = _line_starts_of_matches(proc.stdout, log)
+        except ValueError:
+            proc.kill()
+            return None
+        finally:
+            timer.cancel()
+            proc.wait()
+    return starts if proc.returncode in (0, 1) else None
+
+
+def _line_starts_of_matches(rows: Iterable[bytes], log: mmap.mmap) -> list[int]:
+    """Line starts of grep's ``OFFSET:match`` rows, one per line."""
     starts: list[int] = []
-    try:
-        assert proc.stdout is not None
-        last_line = -1
-        for row in proc.stdout:
-            offset = int(row.split(b":", 1)[0])
-            if offset > last_line:
-                line_start = log.rfind(b"\n", 0, offset) + 1
-                starts.append(line_start)
-                end = log.find(b"\n", offset)
-                last_line = len(log) if end == -1 else end
-    except ValueError:
-        proc.kill()
-        return None
-    finally:
-        timer.cancel()
-        proc.wait()
-        patterns.close()
-    return iter(starts) if proc.returncode in (0, 1) else None
+    line_end = -1
+    for row in rows:
+        offset = int(row.split(b":", 1)[0])
+        if offset > line_end:
+            starts.append(log.rfind(b"\n", 0, offset) + 1)
+            end = log.find(b"\n", offset)
+            line_end = len(log) if end == -1 else end
+    return starts
 
 
 def _python_line_starts(log: mmap.mmap) -> Iterator[int]:
@@ -119,7 +125,7 @@ def iter_file_reports(
                 starts: Iterable[int] | None = None
                 if len(log) >= GREP_MIN_SIZE:
                     starts = _grep_line_starts(path, log)
-                index = OopsIndex(log, starts if starts is not None else _python_line_starts(log))  # type: ignore[arg-type]
+                index = OopsIndex(log, starts if starts is not None else _python_line_starts(log))
                 yield from iter_index_reports(index, title_style=title_style, symbolizer=symbolizer)
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise InputError(f"{name}: {getattr(exc, 'strerror', None) or exc}") from exc

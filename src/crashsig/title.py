@@ -55,7 +55,7 @@ def _arg_variants(prefix: list[str], frames: list[TitleFrame]) -> list[list[str]
     """Arguments with raw frame names, then with each single syscall prefix stripped."""
     variants = [prefix + [f.raw for f in frames]]
     for strip in skip_rules.STRIP_FRAME_PREFIXES:
-        trimmed = [f.raw[len(strip) :] if f.raw.startswith(strip) else f.raw for f in frames]
+        trimmed = [f.raw.removeprefix(strip) for f in frames]
         if any(t != f.raw for t, f in zip(trimmed, frames)):
             variants.append(prefix + trimmed)
     return variants

@@ -7,9 +7,9 @@ import itertools
 import json
 import sys
 
+from crashsig.commands.io import iter_inputs
 from crashsig.parse import Symbolizing
 from crashsig.stream import iter_file_reports
-from crashsig.commands.io import iter_inputs
 from crashsig.title import TITLE_STYLES
 from crashsig.types import Report
 

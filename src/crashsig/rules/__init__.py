@@ -13,7 +13,7 @@ the title regex when a format has no report regex), in order, followed by one fr
 stack segment; the same numbering as syzkaller's ``%[N]v``.
 """
 
-from crashsig.rules.oopses import LINUX_OOPSES
 from crashsig.rules.model import Format, Oops, Stack
+from crashsig.rules.oopses import LINUX_OOPSES
 
 __all__ = ["LINUX_OOPSES", "Format", "Oops", "Stack"]

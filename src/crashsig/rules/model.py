@@ -20,7 +20,7 @@ _POSIX_CLASSES = {"[[:space:]]": r"[\t\n\v\f\r ]", "[[:xdigit:]]": r"[0-9A-Fa-f]
 # "Any number of lines" is bounded so that a backtracking search stays linear: each
 # start position may look at most this many lines ahead (RE2 needs no such bound).
 MAX_LINES_AHEAD = 50
-_ANY_LINES = {r"(?:.*\n)+?": r"(?:.*\n){1,%d}?" % MAX_LINES_AHEAD}
+_ANY_LINES = {r"(?:.*\n)+?": rf"(?:.*\n){{1,{MAX_LINES_AHEAD}}}?"}
 
 
 def expand(pattern: str) -> str:
