@@ -35,6 +35,8 @@ MAX_REPORT_LINES = 5_000
 MAX_REPORT_BYTES = 4 << 20
 MAX_PREFIX_SCAN_LINES = 10_000
 MAX_TITLE_LINES = 1_000
+# Longer lines are read only this far (the console prefix plus MAX_MATCH_LINE with room).
+READ_LINE_LIMIT = 4 * MAX_MATCH_LINE
 _LOCKDEP_INDUCED = b"WARNING: possible circular locking dependency detected"
 _EXECUTOR_RE = re.compile(rb" Comm: syz\.(\d+)\.(\d+) ")
 _TIMESTAMP_IN_TITLE_RE = re.compile(r"\[ *[0-9]+\.[0-9]+\]")
@@ -53,10 +55,11 @@ class _Body:
 
 
 def _lines_from(log: Buffer, pos: int) -> Iterator[tuple[int, bytes]]:
+    """Lines from ``pos`` on, each cut to READ_LINE_LIMIT bytes (giant lines are not copied)."""
     while pos < len(log):
         end = log.find(b"\n", pos)
         end = len(log) if end == -1 else end
-        yield pos, log[pos:end]
+        yield pos, log[pos : min(end, pos + READ_LINE_LIMIT)]
         pos = end + 1
 
 
@@ -68,7 +71,7 @@ def _prefix_lines(log: Buffer, start: int, context: bytes, limit: int) -> list[b
         if end < 0 or len(found) == limit:
             break
         begin = log.rfind(b"\n", 0, end) + 1
-        line = console.split_line(log[begin:end])
+        line = console.split_line(log[begin : min(end, begin + READ_LINE_LIMIT)])
         if line.context == context and line.text and not line.questionable:
             found.append(line.text)
         end = begin - 1
@@ -112,6 +115,8 @@ def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes, *, wh
         if count >= MAX_REPORT_LINES or len(body.text) >= MAX_REPORT_BYTES or pos >= stop:
             break
         is_oops_line = pos == oops_line.start
+        if is_oops_line:
+            raw = log[oops_line.start : oops_line.end]  # whole: the header may sit far in
         line = console.split_line(raw)
         in_context = line.context == context or (cpu_traceback and console.is_cpu_context(line.context))
         if not is_oops_line and in_context and line.questionable and in_trace:
