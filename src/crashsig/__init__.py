@@ -2,7 +2,16 @@
 
 Parse oopses with syzbot-compatible titles, symbolize frames, compute crash and build
 signatures, and bisect without being derailed by unrelated crashes.
+
+Public names are imported on first use (PEP 562), so a command that needs only one
+part (``crashsig symbolize`` with an index) does not pay for loading the others.
 """
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
 
 from crashsig.errors import (
     BuildError,
@@ -12,18 +21,49 @@ from crashsig.errors import (
     InfraError,
     InputError,
 )
-from crashsig.parse import contains_crash, parse
-from crashsig.signature import crash_signature, kernel_signature, same_crash
-from crashsig.types import Executor, Frame, Report
+
+_LAZY = {
+    "Executor": "crashsig.types",
+    "Frame": "crashsig.types",
+    "Location": "crashsig.symbolize",
+    "Report": "crashsig.types",
+    "Symbolizer": "crashsig.symbolize",
+    "contains_crash": "crashsig.parse",
+    "crash_signature": "crashsig.signature",
+    "kernel_signature": "crashsig.signature",
+    "parse": "crashsig.parse",
+    "same_crash": "crashsig.signature",
+}
 
 
 def __getattr__(name: str) -> object:
-    """Import the symbolizer (and pyelftools) only when it is first used."""
-    if name in ("Location", "Symbolizer"):
-        from crashsig import symbolize
+    """Import a public name's module when the name is first used."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crashsig' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return getattr(symbolize, name)
-    raise AttributeError(f"module 'crashsig' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """Keeps ``crashsig.parse`` the function once the ``crashsig.parse`` module is loaded.
+
+    Importing a submodule sets it as an attribute of the package; for the one submodule
+    that shares its name with a public function, the function stays the attribute.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == value.__name__:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "BuildError",

@@ -8,8 +8,10 @@ prints ``crashsig: error: ...`` with exit status 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from crashsig.errors import CrashsigError
 
@@ -28,23 +30,49 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the top-level argument parser with every subcommand registered."""
-    from crashsig import commands
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Return the top-level argument parser.
 
+    With ``command``, only that subcommand's module is imported and registered when it
+    exists (start-up time: ``crashsig symbolize`` needs neither the parser nor QEMU);
+    otherwise every subcommand is.
+    """
     parser = _ArgumentParser(prog="crashsig", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     subparsers.required = True
+    single = _command_module(command) if command else None
+    if single is not None:
+        single.register(subparsers)
+        if command in subparsers.choices:
+            return parser
+        return build_parser()
+    from crashsig import commands
+
     for register in commands.REGISTRY:
         register(subparsers)
     return parser
 
 
+def _command_module(command: str) -> ModuleType | None:
+    """``crashsig.commands.<command without dashes>_cmd``, or None when there is none."""
+    stem = command.replace("-", "")
+    if not stem.isidentifier():
+        return None
+    name = f"crashsig.commands.{stem}_cmd"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status."""
-    parser = build_parser()
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_list[0] if args_list and not args_list[0].startswith("-") else None)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(args_list)
         return int(args.func(args))
     except CrashsigError as exc:
         return _fail(str(exc))

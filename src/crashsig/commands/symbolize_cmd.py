@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-from crashsig.commands.io import iter_inputs, read_input
 from crashsig.errors import InputError
 from crashsig.symbolize import Location, Symbolizer
 from crashsig.symbolize.annotate import iter_frame_lines
@@ -57,6 +56,8 @@ def _run_addresses(sym: Symbolizer, args: argparse.Namespace) -> list[dict[str, 
 
 
 def _run_logs(sym: Symbolizer, args: argparse.Namespace) -> list[dict[str, object]]:
+    from crashsig.commands.io import iter_inputs, read_input  # loads the log reader only for logs
+
     documents = []
     for name in iter_inputs(args.files):
         text = read_input(name).decode("utf-8", "replace")
