@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import attrs
+from typing import NamedTuple
 
 from crashsig.symbolize.reader import sleb, uleb
 
@@ -85,9 +84,11 @@ def form_size(form: int, addr_size: int, offset_size: int, version: int) -> int 
     return _VARIABLE.get(form)
 
 
-@attrs.frozen
-class Abbrev:
-    """One abbreviation: a DIE's tag, whether it has children, its (attribute, form) list."""
+class Abbrev(NamedTuple):
+    """One abbreviation: a DIE's tag, whether it has children, its (attribute, form) list.
+
+    A named tuple rather than an attrs class: a kernel unit decodes hundreds of these.
+    """
 
     tag: int
     has_children: bool
@@ -147,8 +148,13 @@ class AbbrevTable:
         pos += 1
         specs = []
         while True:
-            name, pos = uleb(data, pos)
-            form, pos = uleb(data, pos)
+            name = data[pos]
+            form = data[pos + 1]
+            if name < 0x80 and form < 0x80:  # the common case: both fit one byte
+                pos += 2
+            else:
+                name, pos = uleb(data, pos)
+                form, pos = uleb(data, pos)
             if name == 0 and form == 0:
                 break
             implicit = 0

@@ -30,7 +30,7 @@ RAW_RE = re.compile(r"\[<(?P<raw>[0-9a-f]{8,16})>\]|(?:RIP|EIP|IP): [0-9a-f]{4}:
 RIP_RE = re.compile(r"(?:\b(?:RIP|EIP|NIP|IP|pc|PC is at)\b:? ?(?:[0-9a-f]{4}:)?)$|^.*WARNING: .* at .*$")
 _SYMBOLIZED_RE = re.compile(r"^ \S+:\d+\b| \[inline\]")
 KASLR_RE = re.compile(r"Kernel Offset: 0x(?P<off>[0-9a-f]+) from 0x[0-9a-f]+")
-BUILD_ID_RE = re.compile(r"CPU: \d+ (?:UID: \d+ )?PID: \d+ Comm: .* (?P<bid>[0-9a-f]{40})\s*$", re.M)
+BUILD_ID_RE = re.compile(r"CPU: \d+ (?:UID: \d+ )?PID: \d+ Comm: .* (?P<bid>[0-9a-f]{40})\s*$", re.MULTILINE)
 
 
 def kaslr_offset(text: str) -> int:

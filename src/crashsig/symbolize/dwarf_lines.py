@@ -1,13 +1,15 @@
 """DWARF 2-5 line programs: header, file table and the row covering one address.
 
-The state machine stops as soon as it has passed the address inside the sequence that
-covers it, so a lookup decodes on average half of one unit's program, never more.
+A program is decoded once, whole, into sorted columns (:class:`LineRows`); a lookup is
+then one bisection. The on-disk index stores the same columns.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+import itertools
+import operator
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from crashsig.errors import DwarfError
@@ -16,8 +18,8 @@ from crashsig.symbolize.reader import cstring, initial_length, sleb, uleb, unsig
 if TYPE_CHECKING:
     from crashsig.symbolize.unit import Unit
 
-Row = tuple[int, int, int, int]
-"""(file index, line, column, discriminator) of a line-table row."""
+Row = tuple[int, int, int]
+"""(file index, line, column) of a line-table row."""
 
 _LNCT_PATH, _LNCT_DIRECTORY_INDEX = 1, 2
 _FORM_STRING, _FORM_LINE_STRP, _FORM_STRP, _FORM_UDATA = 0x08, 0x1F, 0x0E, 0x0F
@@ -153,102 +155,125 @@ class LineTable:
         return f"{directory}/{name}" if directory else name
 
     def find(self, address: int) -> Row | None:
-        """The row covering ``address``: the last row at or below it in its sequence.
+        """The row covering ``address``: the last row at or below it, unless that ends a sequence."""
+        rows = self.rows
+        pos = bisect.bisect_right(rows.addrs, address) - 1
+        if pos < 0 or rows.files[pos] == NO_FILE:
+            return None
+        return rows.files[pos], rows.lines[pos], rows.columns[pos]
 
-        The first lookup decodes the program only up to the answer; a second lookup in
-        the same table decodes it all once into sorted arrays and bisects from then on.
-        """
+    @cached_property
+    def rows(self) -> LineRows:
+        """Every row of the program, sorted by address (decoded once)."""
         try:
-            if self._index is None and self._lookups:
-                self._index = self._build_index()
-            self._lookups += 1
-            if self._index is not None:
-                return self._find_indexed(address)
-            return self._scan(address)
+            rows = self._decode()
         except IndexError as exc:
             raise self.unit.dwarf.error("truncated line program") from exc
+        return rows.sorted()
 
-    _index: tuple[list[int], list[int], list[Row]] | None = None
-    _lookups = 0
-
-    def _scan(self, target: int) -> Row | None:
-        prev: Row | None = None
-        prev_addr = -1
-        for addr, row in self._rows():
-            if prev is not None and prev_addr <= target < addr:
-                return prev
-            prev, prev_addr = row, addr
-        return None
-
-    def _build_index(self) -> tuple[list[int], list[int], list[Row]]:
-        entries: list[tuple[int, int, Row]] = []
-        prev: Row | None = None
-        prev_addr = 0
-        for addr, row in self._rows():
-            if prev is not None:
-                entries.append((prev_addr, addr, prev))
-            prev, prev_addr = row, addr
-        entries.sort(key=lambda e: e[0])
-        return [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries]
-
-    def _find_indexed(self, target: int) -> Row | None:
-        starts, ends, rows = self._index  # type: ignore[misc]
-        pos = bisect.bisect_right(starts, target) - 1
-        return rows[pos] if pos >= 0 and ends[pos] > target else None
-
-    def _rows(self) -> Iterator[tuple[int, Row | None]]:  # noqa: C901  # one state machine, kept whole
-        """Yield ``(address, row)`` for every row; ``row`` is None at an end of sequence."""
+    def _decode(self) -> LineRows:  # one state machine, kept whole for speed
+        """Run the state machine; an end of sequence becomes a row with file ``NO_FILE``."""
         buf, end = self.buf, len(self.buf)
-        opcode_base, std_lengths = self.opcode_base, self.std_lengths
-        min_inst = self.min_inst
+        opcode_base, std_lengths, min_inst = self.opcode_base, self.std_lengths, self.min_inst
         addr_step = [(op - opcode_base) // self.line_range * min_inst for op in range(256)]
         line_step = [self.line_base + (op - opcode_base) % self.line_range for op in range(256)]
         const_add = addr_step[255]
+        addrs: list[int] = []
+        files: list[int] = []
+        lines: list[int] = []
+        columns: list[int] = []
+        add_addr, add_file, add_line, add_column = addrs.append, files.append, lines.append, columns.append
         pos = self.program_start
-        addr, file, line, column, disc = 0, 1, 1, 0, 0
+        addr, file, line, column = 0, 1, 1, 0
         while pos < end:
             op = buf[pos]
             pos += 1
             if op >= opcode_base:
                 addr += addr_step[op]
                 line += line_step[op]
-                yield addr, (file, line, column, disc)
-                disc = 0
+            elif op == 5:  # set_column
+                column = buf[pos]
+                pos += 1
+                if column >= 0x80:
+                    column, pos = uleb(buf, pos - 1)
+                continue
+            elif op == 3:  # advance_line
+                delta = buf[pos]
+                if delta < 0x40:
+                    line += delta
+                    pos += 1
+                elif delta < 0x80:
+                    line += delta - 0x80
+                    pos += 1
+                else:
+                    delta, pos = sleb(buf, pos)
+                    line += delta
+                continue
+            elif op == 2:  # advance_pc
+                delta, pos = uleb(buf, pos)
+                addr += delta * min_inst
+                continue
             elif op == 0:
                 length, pos = uleb(buf, pos)
                 sub = buf[pos]
                 if sub == 1:  # end_sequence
-                    yield addr, None
-                    addr, file, line, column, disc = 0, 1, 1, 0, 0
+                    add_addr(addr)
+                    add_file(NO_FILE)
+                    add_line(0)
+                    add_column(0)
+                    addr, file, line, column = 0, 1, 1, 0
                 elif sub == 2:  # set_address
                     addr = unsigned(buf, pos + 1, length - 1)
-                elif sub == 4:  # set_discriminator
-                    disc, _ = uleb(buf, pos + 1)
                 pos += length
-            elif op == 1:  # copy
-                yield addr, (file, line, column, disc)
-                disc = 0
-            elif op == 2:  # advance_pc
-                delta, pos = uleb(buf, pos)
-                addr += delta * min_inst
-            elif op == 3:  # advance_line
-                delta, pos = sleb(buf, pos)
-                line += delta
+                continue
             elif op == 4:  # set_file
                 file, pos = uleb(buf, pos)
-            elif op == 5:  # set_column
-                column = buf[pos]
-                if column < 0x80:
-                    pos += 1
-                else:
-                    column, pos = uleb(buf, pos)
+                continue
             elif op == 8:  # const_add_pc
                 addr += const_add
+                continue
             elif op == 9:  # fixed_advance_pc
-                addr += unsigned(buf, pos, 2)
+                addr += buf[pos] | buf[pos + 1] << 8
                 pos += 2
-            elif op in (6, 7, 10, 11):  # negate_stmt, basic_block, prologue_end, epilogue_begin
-                pass
-            else:  # set_isa and unknown standard opcodes: skip their ULEB operands
+                continue
+            elif op != 1:  # not copy: negate_stmt, basic_block, set_isa, unknown: skip operands
                 for _ in range(std_lengths[op - 1]):
                     _, pos = uleb(buf, pos)
+                continue
+            add_addr(addr)
+            add_file(file)
+            add_line(line)
+            add_column(column)
+        return LineRows(addrs, files, lines, columns)
+
+
+NO_FILE = 0xFFFFFFFF
+"""File index of the row that ends a sequence (no source line from there on)."""
+
+
+class LineRows:
+    """Rows of a line program as columns; ``files[i] == NO_FILE`` marks an end of sequence."""
+
+    def __init__(self, addrs: list[int], files: list[int], lines: list[int], columns: list[int]) -> None:
+        self.addrs = addrs
+        self.files = files
+        self.lines = lines
+        self.columns = columns
+
+    def sorted(self) -> LineRows:
+        """Rows ordered by address: whole sequences sorted by their first address.
+
+        Sequences that still overlap after that (not seen from gcc or clang) fall back to
+        a stable sort of every row, ends of sequence before rows at the same address.
+        """
+        addrs, files = self.addrs, self.files
+        if all(map(operator.le, addrs, addrs[1:])):
+            return self
+        ends = list(itertools.compress(range(len(files)), map(NO_FILE.__eq__, files)))
+        starts = [0] + [e + 1 for e in ends]
+        blocks = sorted((addrs[a], a, b) for a, b in zip(starts, [*ends, len(addrs) - 1], strict=True) if a <= b)
+        order = [i for _, a, b in blocks for i in range(a, b + 1)]
+        if not all(addrs[p] <= addrs[q] for (_, _, p), (_, q, _) in itertools.pairwise(blocks)):
+            keys = [a * 2 + (f != NO_FILE) for a, f in zip(addrs, files, strict=True)]
+            order = sorted(range(len(keys)), key=keys.__getitem__)
+        return LineRows(*([column[i] for i in order] for column in (addrs, files, self.lines, self.columns)))

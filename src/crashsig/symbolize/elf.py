@@ -97,7 +97,7 @@ class ElfImage:
             self.sections = tuple(self._read_sections())
         except (_PyElfError, ValueError, KeyError, OSError) as exc:  # pyelftools' structure errors
             raise ElfError(f"{path}: not a valid ELF file ({exc})") from exc
-        except Exception as exc:  # noqa: BLE001  # construct raises its own tree on truncation
+        except Exception as exc:  # construct raises its own tree on truncation
             raise ElfError(f"{path}: truncated or malformed ELF headers ({exc})") from exc
 
     def _read_sections(self) -> list[Section]:

@@ -1,10 +1,17 @@
 """Functions and inline chains: which DIEs cover an address inside one unit.
 
-A unit's subprograms are indexed once (siblings are jumped over, never decoded); a
-lookup then decodes only the subtree of the one subprogram that covers the address.
+A unit's subprograms are indexed once (siblings are jumped over, never decoded). The
+subtree of one subprogram is then flattened into :class:`Scopes`: address intervals,
+each naming the innermost inlined subroutine that covers it. The on-disk index stores
+exactly these intervals, so indexed and direct lookups give the same answers.
+
+Where scopes overlap (malformed DWARF), the first covering child in DIE order wins at
+every level, as a walk from the subprogram down would find it.
 """
 
 from __future__ import annotations
+
+import bisect
 
 from crashsig.symbolize import abbrev as A
 from crashsig.symbolize.aranges import RangeIndex
@@ -13,37 +20,50 @@ from crashsig.symbolize.unit import Attrs, Unit
 
 _NAMESPACE = 0x39
 _BLOCK_TAGS = frozenset({0x0B, 0x32, 0x25, A.TAG_INLINED_SUBROUTINE})  # lexical, try, catch blocks
+_KIND_OTHER, _KIND_CODE, _KIND_DESCEND = 0, 1, 2
+Ranges = list[tuple[int, int]]
 
 
 def function_ranges(unit: Unit) -> list[tuple[int, int, int]]:
     """(start, end, DIE position) for every subprogram with code in the unit."""
     unit.load_full()
-    buf, abbrevs = unit.buf, unit.abbrevs
-    known = abbrevs.known
+    buf, end = unit.buf, len(unit.buf)
+    shapes, shape_of, skip_die = unit._shapes, unit.shape, unit.skip_die  # hot loop
+    kinds: dict[int, int] = {}
     entries: list[tuple[int, int, int]] = []
     top, _, pos = unit.read_die(unit.die_start)
     depth = 1 if top is not None and top.has_children else 0
-    end = len(buf)
-    with_code = {ab for ab in abbrevs.values() if any(a in (A.AT_LOW_PC, A.AT_RANGES) for a, _, _ in ab.attrs)}
     while depth > 0 and pos < end:
-        code, attr_pos = uleb(buf, pos)
-        if code == 0:
+        start = pos
+        code = buf[pos]
+        pos += 1
+        if code >= 0x80:
+            code, pos = uleb(buf, pos - 1)
+        elif code == 0:
             depth -= 1
-            pos = attr_pos
             continue
-        ab = known.get(code) or abbrevs.get(code)
-        if ab is None:
-            raise unit.dwarf.error(f"unknown abbreviation {code} at .debug_info+{unit.offset + pos:#x}")
-        if ab.tag == A.TAG_SUBPROGRAM and ab in with_code:
-            _, attrs, after = unit.read_die(pos)
-            entries.extend((lo, hi, pos) for lo, hi in unit.ranges(attrs))
-            pos = unit.after_die(ab, attrs, after)
-        elif ab.tag == _NAMESPACE and ab.has_children:
-            pos = unit.skip_attrs(attr_pos, code, ab)
-            depth += 1
+        shape = shapes[code] if code < len(shapes) else None
+        if shape is None:
+            shape = shape_of(code)
+        kind = kinds.get(code)
+        if kind is None:
+            kind = kinds[code] = _kind(shape[0])
+        if kind == _KIND_OTHER:
+            pos = skip_die(pos, shape)
+        elif kind == _KIND_CODE:
+            ab, attrs, after = unit.read_die(start)
+            entries.extend((lo, hi, start) for lo, hi in unit.ranges(attrs))
+            pos = unit.after_die(ab, attrs, after)  # type: ignore[arg-type]
         else:
-            pos = unit.skip_die(attr_pos, code, ab)
+            pos = unit.skip_attrs(pos, shape)
+            depth += 1
     return entries
+
+
+def _kind(ab: A.Abbrev) -> int:
+    if ab.tag == A.TAG_SUBPROGRAM and any(a in (A.AT_LOW_PC, A.AT_RANGES) for a, _, _ in ab.attrs):
+        return _KIND_CODE
+    return _KIND_DESCEND if ab.tag == _NAMESPACE and ab.has_children else _KIND_OTHER
 
 
 def function_index(unit: Unit) -> RangeIndex:
@@ -59,48 +79,161 @@ def function_index(unit: Unit) -> RangeIndex:
     return index
 
 
-def inline_chain(unit: Unit, address: int) -> list[Attrs]:
-    """Attributes of the subprogram covering ``address`` and its inlined subroutines.
+class Scopes:
+    """One subprogram flattened: sorted address intervals -> innermost inline node.
 
-    Outermost first: ``[subprogram, inlined, inlined, ...]``; empty when no subprogram
-    of the unit covers the address.
+    ``nodes[0]`` is the subprogram; every other node is an inlined subroutine whose
+    parent (the function it was inlined into) comes earlier in ``nodes``.
     """
+
+    def __init__(self, starts: list[int], ends: list[int], node_of: list[int],
+                 nodes: list[tuple[int, Attrs]]) -> None:
+        self.starts = starts
+        self.ends = ends
+        self.node_of = node_of
+        self.nodes = nodes
+        """``(parent node or -1, DIE attributes)`` per node."""
+
+    def find(self, address: int) -> int:
+        """The innermost node covering ``address`` (0, the subprogram, when none is)."""
+        pos = bisect.bisect_right(self.starts, address) - 1
+        return self.node_of[pos] if pos >= 0 and self.ends[pos] > address else 0
+
+    def chain(self, address: int) -> list[Attrs]:
+        """Attributes of the subprogram and the inlined subroutines at ``address``, outermost first."""
+        out = []
+        node = self.find(address)
+        while node >= 0:
+            parent, attrs = self.nodes[node]
+            out.append(attrs)
+            node = parent
+        return out[::-1]
+
+
+class _Tree:
+    __slots__ = ("attrs", "children", "inlined", "ranges")
+
+    def __init__(self, attrs: Attrs, ranges: Ranges, inlined: bool) -> None:
+        self.attrs = attrs
+        self.ranges = ranges
+        self.inlined = inlined
+        self.children: list[_Tree] = []
+
+
+def subprogram_scopes(unit: Unit, pos: int) -> Scopes:
+    """Flatten the subprogram DIE at ``pos`` (see :class:`Scopes`)."""
+    root = _scope_tree(unit, pos)
+    nodes: list[tuple[int, Attrs]] = [(-1, root.attrs)]
+    out: list[tuple[int, int, int]] = []
+    work = [(root, _normalize(root.ranges), 0)]
+    while work:
+        tree, region, node = work.pop()
+        for child in tree.children:
+            cover = _intersect(region, child.ranges)
+            if not cover:
+                continue
+            region = _subtract(region, cover)
+            child_node = node
+            if child.inlined:
+                nodes.append((node, child.attrs))
+                child_node = len(nodes) - 1
+            work.append((child, cover, child_node))
+            if not region:
+                break
+        out.extend((lo, hi, node) for lo, hi in region)
+    out.sort()
+    return Scopes([e[0] for e in out], [e[1] for e in out], [e[2] for e in out], nodes)
+
+
+def _scope_tree(unit: Unit, pos: int) -> _Tree:
+    """The lexical blocks and inlined subroutines under a subprogram, with their ranges.
+
+    Blocks without ranges are transparent (their children join the parent's list);
+    inlined subroutines without ranges are dropped with their subtree.
+    """
+    ab, attrs, pos = unit.read_die(pos)
+    root = _Tree(attrs, unit.ranges(attrs), False)
+    if ab is None or not ab.has_children:
+        return root
+    buf, end = unit.buf, len(unit.buf)
+    stack = [root]
+    while pos < end:
+        start = pos
+        code = buf[pos]
+        pos += 1
+        if code >= 0x80:
+            code, pos = uleb(buf, pos - 1)
+        elif code == 0:
+            stack.pop()
+            if not stack:
+                break
+            continue
+        shape = unit.shape(code)
+        ab = shape[0]
+        if ab.tag not in _BLOCK_TAGS:
+            pos = unit.skip_die(pos, shape)
+            continue
+        _, attrs, after = unit.read_die(start)
+        ranges = unit.ranges(attrs)
+        inlined = ab.tag == A.TAG_INLINED_SUBROUTINE
+        if not ranges:
+            if inlined or not ab.has_children:
+                pos = unit.after_die(ab, attrs, after)
+            else:
+                stack.append(stack[-1])
+                pos = after
+            continue
+        child = _Tree(attrs, ranges, inlined)
+        stack[-1].children.append(child)
+        if ab.has_children:
+            stack.append(child)
+        pos = after
+    return root
+
+
+def _normalize(ranges: Ranges) -> Ranges:
+    out: Ranges = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        elif hi > lo:
+            out.append((lo, hi))
+    return out
+
+
+def _intersect(region: Ranges, ranges: Ranges) -> Ranges:
+    out = []
+    for lo, hi in ranges:
+        for rlo, rhi in region:
+            start, stop = max(lo, rlo), min(hi, rhi)
+            if start < stop:
+                out.append((start, stop))
+    return _normalize(out)
+
+
+def _subtract(region: Ranges, cut: Ranges) -> Ranges:
+    out = []
+    for lo, hi in region:
+        for clo, chi in cut:
+            if chi <= lo or clo >= hi:
+                continue
+            if clo > lo:
+                out.append((lo, clo))
+            lo = max(lo, chi)
+            if lo >= hi:
+                break
+        if lo < hi:
+            out.append((lo, hi))
+    return out
+
+
+def scopes_for(unit: Unit, address: int) -> Scopes | None:
+    """Scopes of the subprogram covering ``address`` (cached per unit), or None."""
     pos = function_index(unit).find(address)
     if pos is None:
-        return []
-    ab, attrs, pos = unit.read_die(pos)
-    chain = [attrs]
-    if ab is None or not ab.has_children:
-        return chain
-    buf, abbrevs, end = unit.buf, unit.abbrevs, len(unit.buf)
-    known = abbrevs.known
-    depth = 1
-    while pos < end:
-        code, attr_pos = uleb(buf, pos)
-        if code == 0:
-            depth -= 1
-            if depth == 0:
-                return chain
-            pos = attr_pos
-            continue
-        ab = known.get(code) or abbrevs.get(code)
-        if ab is None:
-            raise unit.dwarf.error(f"unknown abbreviation {code} at .debug_info+{unit.offset + pos:#x}")
-        if ab.tag not in _BLOCK_TAGS:
-            pos = unit.skip_die(attr_pos, code, ab)
-            continue
-        _, attrs, after = unit.read_die(pos)
-        ranges = unit.ranges(attrs)
-        if any(lo <= address < hi for lo, hi in ranges):
-            if ab.tag == A.TAG_INLINED_SUBROUTINE:
-                chain.append(attrs)
-            if not ab.has_children:
-                return chain
-            depth = 1  # the covering scope: nothing outside it matters any more
-            pos = after
-        elif not ranges and ab.tag != A.TAG_INLINED_SUBROUTINE and ab.has_children:
-            depth += 1  # a block without code ranges: look inside it
-            pos = after
-        else:
-            pos = unit.after_die(ab, attrs, after)
-    return chain
+        return None
+    cache: dict[int, Scopes] = unit.__dict__.setdefault("scopes", {})
+    scopes = cache.get(pos)
+    if scopes is None:
+        scopes = cache[pos] = subprogram_scopes(unit, pos)
+    return scopes

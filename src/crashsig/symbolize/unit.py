@@ -6,9 +6,9 @@ that unit only); section offsets are ``unit.offset + position``.
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
-from crashsig.errors import DwarfError
 from crashsig.symbolize import abbrev as A
 from crashsig.symbolize.reader import initial_length, sleb, uleb, unsigned
 
@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 Attrs = dict[int, tuple[int, object]]
 """Decoded attributes of one DIE: attribute -> (form, raw value)."""
+Shape = tuple[A.Abbrev, bool, int, int, tuple[int, ...]]
+"""How to step over a DIE: (abbreviation, has children, byte offset of a ``ref4``
+``DW_AT_sibling`` or -1, total attribute size when fixed or -1, skip plan)."""
+_SIBLING_FORMS = frozenset({0x13})  # DW_FORM_ref4: what gcc emits for DW_AT_sibling
+_U32 = struct.Struct("<I")
 
 _PREFIX = 4096
 _MAX_NAME_HOPS = 8
@@ -39,7 +44,7 @@ class Unit:
         self.size = self.end - offset
         self.buf = info.read(offset, self.size if full else min(self.size, _PREFIX))
         self.abbrevs = dwarf.get_abbrevs(self.abbrev_offset)
-        self._plans: dict[int, tuple[int, ...]] = {}
+        self._shapes: list[Shape | None] = []
         self.str_offsets_base = 8 if self.version >= 5 else 0
         self.addr_base = 8 if self.version >= 5 else 0
         self.rnglists_base = 0
@@ -146,20 +151,42 @@ class Unit:
             raise IndexError(pos)
         return bytes(buf[pos : pos + length]), pos + length
 
-    def plan(self, code: int, ab: A.Abbrev) -> tuple[int, ...]:
-        """Skip plan of one abbreviation for this unit's sizes."""
-        plan = self._plans.get(code)
+    def shape(self, code: int) -> Shape:
+        """How to step over DIEs of abbreviation ``code`` (built once per code)."""
+        shapes = self._shapes
+        if code < len(shapes):
+            shape = shapes[code]
+            if shape is not None:
+                return shape
+        ab = self.abbrevs.get(code)
+        if ab is None:
+            raise self.dwarf.error(f"unknown abbreviation {code} in unit .debug_info+{self.offset:#x}")
+        plan = A.skip_plan(ab, self.addr_size, self.offset_size, self.version)
         if plan is None:
-            plan = A.skip_plan(ab, self.addr_size, self.offset_size, self.version)
-            if plan is None:
-                raise self.dwarf.error(f"unknown form in abbreviation {code} of unit .debug_info+{self.offset:#x}")
-            self._plans[code] = plan
-        return plan
+            raise self.dwarf.error(f"unknown form in abbreviation {code} of unit .debug_info+{self.offset:#x}")
+        sibling, prefix = -1, 0
+        for name, form, _ in ab.attrs:
+            size = A.form_size(form, self.addr_size, self.offset_size, self.version)
+            if name == A.AT_SIBLING and form in _SIBLING_FORMS:
+                sibling = prefix
+                break
+            if size is None or size < 0:
+                break
+            prefix += size
+        fixed = plan[0] if len(plan) == 1 and plan[0] >= 0 else (0 if not plan else -1)
+        shape = (ab, ab.has_children, sibling, fixed, plan)
+        if code >= len(shapes):
+            shapes.extend([None] * (code + 1 - len(shapes)))
+        shapes[code] = shape
+        return shape
 
-    def skip_attrs(self, pos: int, code: int, ab: A.Abbrev) -> int:
-        """Position after the attributes of a DIE whose abbreviation code was read."""
+    def skip_attrs(self, pos: int, shape: Shape) -> int:
+        """Position after the attributes (starting at ``pos``) of a DIE of that shape."""
+        fixed = shape[3]
+        if fixed >= 0:
+            return pos + fixed
         buf = self.buf
-        for step in self.plan(code, ab):
+        for step in shape[4]:
             if step >= 0:
                 pos += step
             elif step == A.VARINT:
@@ -173,59 +200,43 @@ class Unit:
                 _, pos = self._value(pos, form, 0)
         return pos
 
-    def sibling_at(self, code: int, ab: A.Abbrev) -> tuple[int, int] | None:
-        """(byte offset, size) of a fixed-position ``DW_AT_sibling`` in DIEs of this abbrev."""
-        key = -code
-        cached = self._plans.get(key)
-        if cached is None:
-            cached = ()
-            prefix = 0
-            for name, form, _ in ab.attrs:
-                size = A.form_size(form, self.addr_size, self.offset_size, self.version)
-                if name == A.AT_SIBLING and form in A.UNIT_REF_FORMS and size and size > 0:
-                    cached = (prefix, size)
-                    break
-                if size is None or size < 0:
-                    break
-                prefix += size
-            self._plans[key] = cached
-        return cached if cached else None  # type: ignore[return-value]
-
-    def skip_die(self, pos: int, code: int, ab: A.Abbrev) -> int:
+    def skip_die(self, pos: int, shape: Shape) -> int:
         """Position after a DIE (attributes at ``pos``) and its whole subtree."""
-        if ab.has_children:
-            sibling = self.sibling_at(code, ab)
-            if sibling is not None:
-                target = unsigned(self.buf, pos + sibling[0], sibling[1])
+        if shape[1]:
+            sibling = shape[2]
+            if sibling >= 0:
+                target = _U32.unpack_from(self.buf, pos + sibling)[0]
                 if target > pos:
                     return target
-        pos = self.skip_attrs(pos, code, ab)
-        return self.skip_children(pos) if ab.has_children else pos
+            return self.skip_children(self.skip_attrs(pos, shape))
+        return self.skip_attrs(pos, shape)
 
-    def skip_children(self, pos: int) -> int:
+    def skip_children(self, pos: int) -> int:  # the hot loop, kept flat
         """Position after the children list starting at ``pos`` (bounded by the unit)."""
         buf, end, depth = self.buf, len(self.buf), 1
-        abbrevs = self.abbrevs
-        known = abbrevs.known
+        shapes, shape_of, skip_attrs, sibling_at = self._shapes, self.shape, self.skip_attrs, _U32.unpack_from
         while pos < end:
-            code, pos = uleb(buf, pos)
-            if code == 0:
+            code = buf[pos]
+            pos += 1
+            if code >= 0x80:
+                code, pos = uleb(buf, pos - 1)
+            elif code == 0:
                 depth -= 1
                 if depth == 0:
                     return pos
                 continue
-            ab = known.get(code) or abbrevs.get(code)
-            if ab is None:
-                raise self.dwarf.error(f"unknown abbreviation {code} at .debug_info+{self.offset + pos:#x}")
-            if ab.has_children:
-                sibling = self.sibling_at(code, ab)
-                if sibling is not None:
-                    target = unsigned(buf, pos + sibling[0], sibling[1])
+            shape = shapes[code] if code < len(shapes) else None
+            if shape is None:
+                shape = shape_of(code)
+            _, children, sibling, fixed, _ = shape
+            if children:
+                if sibling >= 0:
+                    target = sibling_at(buf, pos + sibling)[0]
                     if target > pos:
                         pos = target
                         continue
                 depth += 1
-            pos = self.skip_attrs(pos, code, ab)
+            pos = pos + fixed if fixed >= 0 else skip_attrs(pos, shape)
         return end
 
     def after_die(self, ab: A.Abbrev, attrs: Attrs, pos: int) -> int:
