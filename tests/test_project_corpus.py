@@ -5,6 +5,8 @@ Each file is a syzkaller-format report test, named after what it shows. Families
 * ``qemu/``: real console logs captured with ``crashsig boot`` (Debian's cloud kernel
   crashed on purpose by ``tests/qemu_data/crashmod``; regenerate them with
   ``scripts/capture_qemu_corpus.py``, which keeps the reviewed headers);
+* ``rules/``: hand-written logs, from the kernel's printk formats, for oops formats no
+  captured log exercises (so every rule is covered, see ``test_rules.py``);
 * ``seed/``: the crash report of the seed bisection log.
 
 A family may list cases the parser does not pass yet in ``KNOWN_FAILURES.txt``
@@ -23,7 +25,7 @@ from conftest import OWN_CORPUS, load_known_failures
 
 KNOWN_FAILURES = "KNOWN_FAILURES.txt"
 # Folders of report cases (tests/corpus/demangle holds demangler goldens instead).
-REPORT_FAMILIES = ("qemu", "seed")
+REPORT_FAMILIES = ("qemu", "rules", "seed")
 
 
 def _families() -> list[Path]:
