@@ -9,6 +9,8 @@ import pytest
 from crashsig import bisectlog
 from crashsig.bisect.verdict import (
     MEASURE_HITS,
+    PRIOR_HITS,
+    PRIOR_MISSES,
     Kind,
     Policy,
     Rate,
@@ -134,7 +136,7 @@ def test_bad_end_that_never_reproduces_is_reported_as_such() -> None:
 
 def test_miss_probability_is_the_beta_binomial_closed_form() -> None:
     rate = Rate(hits=3, misses=7)
-    a, b = 3.5, 7.5  # Jeffreys prior Beta(1/2, 1/2) plus the counts
+    a, b = 3 + PRIOR_HITS, 7 + PRIOR_MISSES  # the Beta prior plus the counts
 
     def log_beta(x: float, y: float) -> float:
         return math.lgamma(x) + math.lgamma(y) - math.lgamma(x + y)

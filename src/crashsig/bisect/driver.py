@@ -51,7 +51,8 @@ CONFIRM_FALSE_GOOD = 0.01
 right below the culprit is exactly what sends a bisection to the wrong commit."""
 
 CONFIRM_RUNS_FACTOR = 2
-"""End checks and confirmation may use twice ``max_runs``."""
+"""End checks (measuring the bad end included) and confirmation may use twice ``max_runs``:
+a bad end that shows the target rarely is a setup error only after that many runs."""
 
 MAX_CORRECTIONS = 8
 """Re-bisect below a parent that turned out bad at most 8 times, then give up. Each
@@ -163,13 +164,13 @@ class _Session:
             raise InputError(f"the bad end {bad[:12]} does not build: {build}")
         runs = self.runs.setdefault(build.signature, [])
         self.measured.append(runs)
-        verdict = judge_bad_end(runs, self.target, self.options.policy)
+        verdict = judge_bad_end(runs, self.target, self.strict)
         while not verdict.done:
             self._progress(bad, 0, len(runs))
-            runs.extend(self._new_runs(build, self.options.policy.max_runs - len(runs)))
+            runs.extend(self._new_runs(build, self.strict.max_runs - len(runs)))
             if not self.target.title and not self.options.policy.any_crash:
                 self._name_target(runs)
-            verdict = judge_bad_end(runs, self.target, self.options.policy)
+            verdict = judge_bad_end(runs, self.target, self.strict)
         self._record(Tested(bad, git.subject(self.repo, bad), verdict, build, runs=tuple(runs), phase="bad end"))
         if verdict.result != "bad":
             raise InputError(f"the bad end {bad[:12]} never reproduced the target: {verdict.reason}")
