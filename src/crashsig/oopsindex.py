@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import mmap
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import attrs
 
@@ -104,6 +104,14 @@ class OopsIndex:
             if start > previous:
                 previous = self._add(start)
         self._starts = [h.start for h in self.lines]
+        self._last_panic = max((h.start for h in self.lines if h.panic), default=-1)
+        self._last_oops_end = [-1] * (len(self.lines) + 1)
+        """``_last_oops_end[i]``: end of the last oops line among ``lines[i:]``."""
+        for i in range(len(self.lines) - 1, -1, -1):
+            header = self.lines[i]
+            self._last_oops_end[i] = self._last_oops_end[i + 1] if header.oops is None else max(
+                header.end, self._last_oops_end[i + 1]
+            )
 
     def _add(self, start: int) -> int:
         end = self.log.find(b"\n", start)
@@ -124,32 +132,30 @@ class OopsIndex:
         next_line = self.log[header.end + 1 : next_end if next_end != -1 else len(self.log)]
         return _REPLAY_MARK in next_line[:MAX_MATCH_LINE]
 
+    def _from(self, index: int) -> Iterator[HeaderLine]:
+        return (self.lines[i] for i in range(index, len(self.lines)))
+
     def first_oops(self, pos: int) -> HeaderLine | None:
         """The first oops line starting at or after ``pos`` (replayed duplicates skipped)."""
-        for header in self.lines[bisect.bisect_left(self._starts, pos) :]:
+        for header in self._from(bisect.bisect_left(self._starts, pos)):
             if header.oops is not None and not self._truncated_by_replay(header):
                 return header
         return None
 
     def second_report_start(self, oops_line: HeaderLine) -> int | None:
         """Offset of the first later line that starts another report, if any."""
-        for header in self.lines[bisect.bisect_right(self._starts, oops_line.start) :]:
+        for header in self._from(bisect.bisect_right(self._starts, oops_line.start)):
             if header.starts_report:
                 return header.start
         return None
 
     def last_oops_end(self, pos: int) -> int:
         """End of the last oops line starting at or after ``pos``; -1 when none."""
-        for header in reversed(self.lines):
-            if header.start < pos:
-                break
-            if header.oops is not None:
-                return header.end
-        return -1
+        return self._last_oops_end[bisect.bisect_left(self._starts, pos)]
 
     def panicked_after(self, pos: int) -> bool:
         """Whether a ``Kernel panic - not syncing`` line starts at or after ``pos``."""
-        return any(h.panic for h in self.lines[bisect.bisect_left(self._starts, pos) :])
+        return self._last_panic >= pos
 
     def has_oops(self) -> bool:
         """True when any line carries an oops header."""
