@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crashsig import bisectlog
+from crashsig import bisectlog, cli
 from crashsig.bisect import driver, record, sim
 from crashsig.bisect.build import Build
 from crashsig.bisect.verdict import Policy, Run, Target
@@ -212,3 +212,32 @@ def test_go_duration_format() -> None:
     assert record.go_duration(13814.362) == "3h50m14.362s"
     assert record.go_duration(65) == "1m5s"
     assert record.go_duration(0.5) == "0.5s"
+
+
+def test_setup_errors_come_before_any_build(
+    repo16: tuple[Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, commits = repo16
+    repro = tmp_path / "repro.sh"
+    repro.write_text("#!/bin/sh\n")
+    common = ["--repo", str(repo), "--module-dir", ".", "--kernel", str(repro), "--headers", str(tmp_path)]
+    common += ["--workdir", str(tmp_path / "work"), "--good", commits[0], "--bad", commits[-1]]
+    assert cli.main(["bisect", *common, "--repro", str(tmp_path / "missing.sh")]) == 2
+    assert "missing.sh: reproducer is not a readable file" in capsys.readouterr().err
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert cli.main(["bisect", *common, "--repro", str(repro)]) == 2
+    assert "QEMU not found" in capsys.readouterr().err
+    assert not (tmp_path / "work" / "builds").exists()
+
+
+def test_bisect_run_errors_stop_git_bisect_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """git bisect run reads 1..127 (but 125) as bad, so errors must exit 128 instead."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bisect-run", "--module-dir", "."])
+    assert exc.value.code == 128
+    repro = tmp_path / "repro.sh"
+    repro.write_text("#!/bin/sh\n")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bisect-run", "--module-dir", ".", "--repro", str(repro), "--repo", str(tmp_path)])
+    assert exc.value.code == 128
+    assert "needs --title" in capsys.readouterr().err
