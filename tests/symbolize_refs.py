@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
+
+from crashsig.symbolize.binary import BinarySymbolizer
+from crashsig.symbolize.index import IndexedBinary
 
 DATA = Path(__file__).parent / "symbolize_data"
 TIMEOUT = 300
@@ -76,3 +80,23 @@ def _pairs(out: str) -> dict[int, list[Frame]]:
         current.append((lines[i], file, line))
         i += 2
     return result
+
+
+def defined_symbols(binary: Path) -> list[str]:
+    """Names of the defined text symbols of ``binary`` (from ``nm``)."""
+    return sorted({line.split()[-1] for line in run(["nm", "--defined-only", str(binary)]).splitlines()
+                   if line.split()[1] in "tTwW"})
+
+
+def assert_same_answers(indexed: IndexedBinary, direct: BinarySymbolizer, addresses: Iterable[int]) -> None:
+    """Index and direct lookups agree on every address, symbol and description."""
+    for address in addresses:
+        assert indexed.lookup(address) == direct.lookup(address), f"{address:#x}"
+        assert indexed.describe(address) == direct.describe(address), f"{address:#x}"
+    for name in defined_symbols(Path(direct.path)):
+        assert indexed.symbol_address(name) == direct.symbol_address(name), name
+        start = direct.symbol_address(name)
+        if start is not None:
+            size = direct.symbols.kallsyms_size(direct.symbols.find_by_address(start))  # type: ignore[arg-type]
+            assert indexed.symbol_address(name, size) == direct.symbol_address(name, size), name
+    assert indexed.symbol_address("no_such_function") is None

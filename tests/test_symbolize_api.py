@@ -1,10 +1,10 @@
-"""Symbolizer API, log annotation, reports, errors and the on-disk index, on a program
-compiled during the test (gcc, DWARF 5); expected answers come from ``addr2line``."""
+"""Symbolizer API, log annotation, reports, errors and the CLI, on a program compiled
+during the test (gcc, DWARF 5); expected answers come from ``addr2line``. The on-disk
+index has its own tests (``test_symbolize_index.py``)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import attrs
@@ -171,25 +171,6 @@ def test_corrupted_dwarf_never_hangs_or_tracebacks(program: Path, tmp_path: Path
                 assert str(path) in str(exc)
             except ElfError as exc:
                 assert str(path) in str(exc)
-
-
-def test_index_makes_later_processes_warm(program: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "prog"
-    shutil.copy(program, copy)
-    cache = tmp_path / "cache"
-    start, size = _nm(copy)["walk"][0]
-    with Symbolizer(copy, cache_dir=cache) as sym:
-        cold = [sym.lookup(start + off) for off in range(size)]
-        sym.lookup_symbol("helper", 2)
-    (index,) = cache.iterdir()
-    assert index.name.startswith(sym.vmlinux.build_id or "-")
-    with Symbolizer(copy, cache_dir=cache) as warm:
-        assert warm.vmlinux.results  # preloaded
-        assert warm.vmlinux.symbol_addresses
-        assert [warm.lookup(start + off) for off in range(size)] == cold
-    index.write_text("{broken")
-    with Symbolizer(copy, cache_dir=cache) as again:
-        assert [again.lookup(start + off) for off in range(size)] == cold
 
 
 def test_cli_addresses_and_logs(program: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

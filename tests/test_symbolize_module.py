@@ -13,10 +13,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from symbolize_refs import DATA, addr2line, run
+from symbolize_refs import DATA, addr2line, assert_same_answers, run
 
 from crashsig.symbolize import Symbolizer
 from crashsig.symbolize.binary import BinarySymbolizer
+from crashsig.symbolize.index import IndexedBinary
 
 MODULE = "crashsig_testmod"
 
@@ -89,3 +90,15 @@ def test_module_frames_in_a_log(module_dir: Path, tmp_path: Path) -> None:
         chain = sym.lookup_symbol("csig_walk", 0x10, module=MODULE)
         assert [loc.function for loc in chain] == ["csig_sum", "csig_walk"]
         assert chain[0].inlined and not chain[1].inlined
+
+
+def test_module_index_answers_like_direct_lookups(module_dir: Path, tmp_path: Path) -> None:
+    ko = module_dir / f"{MODULE}.ko"
+    with Symbolizer(ko, modules=module_dir, cache_dir=tmp_path / "cache") as sym:
+        indexed = sym.binary(MODULE)
+        assert isinstance(indexed, IndexedBinary)
+        direct = BinarySymbolizer(ko)
+        for section, offsets in _functions(direct).items():
+            base = direct.image.section_bases[direct.image.section_by_name[section].index]
+            assert_same_answers(indexed, direct, [base + offset for offset in offsets])
+        direct.close()

@@ -8,7 +8,6 @@ import sys
 
 from crashsig.errors import InputError
 from crashsig.symbolize import Location, Symbolizer
-from crashsig.symbolize.annotate import iter_frame_lines
 
 SCHEMA_VERSION = 1
 
@@ -56,7 +55,8 @@ def _run_addresses(sym: Symbolizer, args: argparse.Namespace) -> list[dict[str, 
 
 
 def _run_logs(sym: Symbolizer, args: argparse.Namespace) -> list[dict[str, object]]:
-    from crashsig.commands.io import iter_inputs, read_input  # loads the log reader only for logs
+    from crashsig.commands.io import iter_inputs, read_input  # logs only
+    from crashsig.symbolize.annotate import iter_frame_lines
 
     documents = []
     for name in iter_inputs(args.files):

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
-import attrs
+from typing import TYPE_CHECKING, NamedTuple
 
 from crashsig.symbolize.location import Location
 
@@ -57,8 +55,7 @@ def _where(loc: Location) -> str:
     return f" {path}:{loc.line}" if loc.line else f" {path}"
 
 
-@attrs.frozen
-class FrameLine:
+class FrameLine(NamedTuple):
     """One resolved frame line of a log."""
 
     number: int

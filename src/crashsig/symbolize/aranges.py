@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import struct
+from collections.abc import Sequence
 
 from crashsig.errors import DwarfError
 from crashsig.symbolize.reader import initial_length, unsigned
@@ -18,7 +19,7 @@ class RangeIndex:
     """Sorted address ranges, each mapped to an integer (a unit or DIE offset)."""
 
     def __init__(self, entries: list[tuple[int, int, int]]) -> None:
-        entries = sorted(e for e in entries if e[1] > e[0])
+        entries = sorted_ranges(entries)
         self.starts = [e[0] for e in entries]
         self.ends = [e[1] for e in entries]
         self.values = [e[2] for e in entries]
@@ -29,16 +30,32 @@ class RangeIndex:
 
     def find(self, address: int) -> int | None:
         """Value of the range containing ``address`` that starts last, or None."""
-        pos = bisect.bisect_right(self.starts, address) - 1
-        while pos >= 0 and self._maxend[pos] > address:
-            if self.ends[pos] > address:
-                return self.values[pos]
-            pos -= 1
-        return None
+        pos = find_range(self.starts, self.ends, self._maxend, 0, len(self.starts), address)
+        return None if pos is None else self.values[pos]
 
     def entries(self) -> list[tuple[int, int, int]]:
         """All ranges as (start, end, value) triples, sorted."""
         return list(zip(self.starts, self.ends, self.values, strict=True))
+
+
+def sorted_ranges(entries: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Non-empty ranges in the order :class:`RangeIndex` and the on-disk index keep them."""
+    return sorted(e for e in entries if e[1] > e[0])
+
+
+def find_range(starts: Sequence[int], ends: Sequence[int], maxend: Sequence[int], lo: int, hi: int,
+               address: int) -> int | None:
+    """Position in ``[lo, hi)`` of the range containing ``address`` that starts last, or None.
+
+    ``maxend`` is the running maximum of ``ends`` from ``lo`` on; the arrays may be
+    lists or memoryviews of the on-disk index.
+    """
+    pos = bisect.bisect_right(starts, address, lo, hi) - 1
+    while pos >= lo and maxend[pos] > address:
+        if ends[pos] > address:
+            return pos
+        pos -= 1
+    return None
 
 
 def parse_aranges(data: bytes, path: str) -> list[tuple[int, int, int]]:

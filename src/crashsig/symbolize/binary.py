@@ -31,9 +31,9 @@ class BinarySymbolizer:
         self.note = None if self.dwarf else f"{self.path}: no debug info, results are symbol names only"
         self._lines: collections.OrderedDict[int, LineTable] = collections.OrderedDict()
         self.results: dict[int, tuple[Location, ...]] = {}
-        """Lookups done so far by address (failures too); the on-disk index keeps them."""
+        """Lookups done so far by address (failures too)."""
         self.symbol_addresses: dict[str, int] = {}
-        """``name/size`` -> address of symbols resolved so far; the on-disk index keeps them."""
+        """``name/size`` -> address of symbols resolved so far (-1: no such symbol)."""
 
     @cached_property
     def symbols(self) -> SymbolTable:
@@ -85,7 +85,7 @@ class BinarySymbolizer:
         if unit is None:
             sym = self.symbols.find_by_address(address)
             return (Location(sym.name),) if sym else ()
-        table = self._line_table(unit)
+        table = self.line_table(unit)
         row = table.find(address) if table else None
         scopes = scopes_for(unit, address)
         chain = scopes.chain(address) if scopes else []
@@ -102,10 +102,11 @@ class BinarySymbolizer:
             attrs = chain[depth]
             out.append(Location(_name(unit, attrs), file, line, column, depth > 0, comp_dir))
             if depth:
-                file, line, column = _call_site(unit, table, attrs)
+                file, line, column = call_site(unit, table, attrs)
         return tuple(out)
 
-    def _line_table(self, unit: Unit) -> LineTable | None:
+    def line_table(self, unit: Unit) -> LineTable | None:
+        """The line table of ``unit`` (a small LRU keeps recent ones), None without one."""
         stmt = unit.top.get(A.AT_STMT_LIST)
         if stmt is None:
             return None
@@ -118,6 +119,13 @@ class BinarySymbolizer:
                 self._lines.popitem(last=False)
         return table
 
+    def describe(self, address: int) -> str | None:
+        """``func+0xOFF/0xSIZE`` for an address from the symbol table, or None."""
+        sym = self.symbols.find_by_address(address)
+        if sym is None:
+            return None
+        return f"{sym.name}+{address - sym.address:#x}/{self.symbols.kallsyms_size(sym):#x}"
+
     def close(self) -> None:
         """Release the mapped file."""
         self.image.close()
@@ -127,7 +135,8 @@ def _name(unit: Unit, attrs: Attrs) -> str:
     return unit.die_name(attrs) or "??"
 
 
-def _call_site(unit: Unit, table: LineTable | None, attrs: Attrs) -> tuple[str | None, int | None, int | None]:
+def call_site(unit: Unit, table: LineTable | None, attrs: Attrs) -> tuple[str | None, int | None, int | None]:
+    """Where an inlined subroutine was called: (file, line, column); 0 for a missing number."""
     call_file = attrs.get(A.AT_CALL_FILE)
     call_line = attrs.get(A.AT_CALL_LINE)
     call_column = attrs.get(A.AT_CALL_COLUMN)

@@ -1,26 +1,28 @@
-"""The on-disk index, one JSON file per build-id, so a new process starts warm.
+"""Where index files live, and opening or building the one of an ELF file.
 
-It keeps what is expensive to rebuild and cheap to store: the address -> unit ranges
-(``.debug_aranges`` plus units missing from it), the subprogram index of every unit a
-lookup has touched, resolved ``func/size`` symbols, and finished lookups (failures too,
-as syzkaller ``pkg/symbolizer/cache.go`` does). Files without a build-id are not cached.
-A damaged index file is ignored and rewritten; writes are atomic.
+An index is keyed by the file's build-id and size (a stripped copy keeps the build-id
+of its debug original but not its size), so ``<build-id>-<size>.idx`` in the cache
+directory. It is built on first use and never changes afterwards; a damaged or
+foreign file is ignored and rebuilt. Files without a build-id are not indexed.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
+import struct
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from crashsig.symbolize.binary import BinarySymbolizer
-from crashsig.symbolize.location import Location
+from crashsig.errors import CrashsigError
+from crashsig.symbolize.buildid import read_build_id
+from crashsig.symbolize.index import IndexedBinary, IndexFile
+
+if TYPE_CHECKING:
+    from crashsig.symbolize.binary import BinarySymbolizer
 
 log = logging.getLogger(__name__)
-FORMAT = 1
-MAX_RESULTS = 100_000
 
 
 def default_cache_dir() -> Path:
@@ -30,73 +32,44 @@ def default_cache_dir() -> Path:
 
 
 class IndexCache:
-    """Loads and saves the index of each binary that has a build-id."""
+    """Opens the index of a binary, or builds it from a directly read one."""
 
     def __init__(self, cache_dir: str | os.PathLike[str] | None = None) -> None:
         self.dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self._loaded: dict[str, tuple[int, int, int, int]] = {}
 
-    def _file(self, binary: BinarySymbolizer) -> Path | None:
-        build_id = binary.build_id
-        return self.dir / f"{build_id}.json" if build_id else None
+    def index_path(self, build_id: str, size: int) -> Path:
+        """The index file of a binary with this build-id and size."""
+        return self.dir / f"{build_id}-{size:x}.idx"
 
-    def attach(self, binary: BinarySymbolizer) -> None:
-        """Preload ``binary`` from its index file, if there is a valid one."""
-        path = self._file(binary)
-        if path is None or not path.is_file():
-            return
+    def open(self, path: str | os.PathLike[str]) -> IndexedBinary | None:
+        """The indexed binary for ``path`` when a valid index exists (no ELF parsing)."""
+        build_id = read_build_id(path)
+        if build_id is None:
+            return None
         try:
-            data = json.loads(path.read_text())
-            if data.get("format") != FORMAT:
-                return
-            units = [tuple(e) for e in data["units"]] if data.get("units") is not None else None
-            functions = {int(k): [tuple(e) for e in v] for k, v in data["functions"].items()}
-            results = {int(k): tuple(Location(*loc) for loc in v) for k, v in data["results"].items()}
-            symbols = {str(k): int(v) for k, v in data["symbols"].items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.info("ignoring damaged index %s (%s)", path, exc)
-            return
-        if binary.dwarf is not None:
-            binary.dwarf.unit_ranges_override = units  # type: ignore[assignment]
-            binary.dwarf.function_cache.update(functions)  # type: ignore[arg-type]
-        binary.results.update(results)
-        binary.symbol_addresses.update(symbols)
-        self._loaded[binary.path] = _sizes(binary)
+            index_file = self.index_path(build_id, os.stat(path).st_size)
+            index = IndexFile(str(index_file))
+        except (OSError, ValueError) as exc:
+            log.debug("no usable index for %s (%s)", path, exc)
+            return None
+        if index.header.get("build_id") != build_id:
+            index.close()
+            return None
+        return IndexedBinary(index, os.fspath(path))
 
-    def save(self, binary: BinarySymbolizer) -> None:
-        """Write the index of ``binary`` when this process learned something new."""
-        path = self._file(binary)
-        if path is None or self._loaded.get(binary.path) == _sizes(binary):
-            return
-        dwarf = binary.dwarf
-        units = dwarf.unit_index.entries() if dwarf is not None and "unit_index" in dwarf.__dict__ else None
-        if units is None and dwarf is not None and dwarf.unit_ranges_override is not None:
-            units = dwarf.unit_ranges_override
-        results = dict(list(binary.results.items())[-MAX_RESULTS:])
-        data = {
-            "format": FORMAT,
-            "path": binary.path,
-            "units": units,
-            "functions": {str(k): v for k, v in (dwarf.function_cache.items() if dwarf else ())},
-            "results": {str(k): [_location_row(loc) for loc in v] for k, v in results.items()},
-            "symbols": binary.symbol_addresses,
-        }
+    def build(self, binary: BinarySymbolizer) -> IndexedBinary | None:
+        """Write the index of ``binary`` and open it; None (and a log line) when that fails."""
+        from crashsig.symbolize.index_build import write_index  # only the first run builds
+
+        if binary.build_id is None:
+            return None
+        target = self.index_path(binary.build_id, os.stat(binary.path).st_size)
+        start = time.monotonic()
+        log.info("building the symbol index of %s in %s (once per build-id)", binary.path, target)
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".index-")
-            with os.fdopen(fd, "w") as out:
-                json.dump(data, out, separators=(",", ":"))
-            os.replace(tmp, path)
-        except OSError as exc:
-            log.info("cannot write index %s (%s)", path, exc)
-        self._loaded[binary.path] = _sizes(binary)
-
-
-def _location_row(loc: Location) -> list[object]:
-    return [loc.function, loc.file, loc.line, loc.column, loc.inlined, loc.comp_dir]
-
-
-def _sizes(binary: BinarySymbolizer) -> tuple[int, int, int, int]:
-    dwarf = binary.dwarf
-    units = 1 if dwarf is not None and ("unit_index" in dwarf.__dict__ or dwarf.unit_ranges_override) else 0
-    return units, len(dwarf.function_cache) if dwarf else 0, len(binary.results), len(binary.symbol_addresses)
+            write_index(binary, target)
+        except (CrashsigError, OSError, IndexError, struct.error, ValueError, OverflowError, RecursionError) as exc:
+            log.warning("cannot build the index of %s (%s: %s); looking up directly", binary.path, type(exc).__name__, exc)
+            return None
+        log.info("built %s in %.1f s", target, time.monotonic() - start)
+        return self.open(binary.path)

@@ -37,9 +37,8 @@ class DwarfInfo:
         self.info = info
         self._units: collections.OrderedDict[int, Unit] = collections.OrderedDict()
         self._abbrevs: collections.OrderedDict[int, A.AbbrevTable] = collections.OrderedDict()
-        self.unit_ranges_override: list[tuple[int, int, int]] | None = None
         self.function_cache: dict[int, list[tuple[int, int, int]]] = {}
-        """Subprogram indexes by unit offset: built on use, preloaded from the on-disk index."""
+        """Subprogram ranges by unit offset, kept when the unit itself leaves the LRU."""
 
     def error(self, message: str) -> DwarfError:
         """A DwarfError naming this file."""
@@ -121,8 +120,6 @@ class DwarfInfo:
     @cached_property
     def unit_index(self) -> RangeIndex:
         """Address -> unit offset, from ``.debug_aranges`` plus units missing from it."""
-        if self.unit_ranges_override is not None:
-            return RangeIndex(self.unit_ranges_override)
         return RangeIndex(self.build_unit_ranges())
 
     def build_unit_ranges(self) -> list[tuple[int, int, int]]:

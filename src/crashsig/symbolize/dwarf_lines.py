@@ -261,19 +261,25 @@ class LineRows:
         self.columns = columns
 
     def sorted(self) -> LineRows:
-        """Rows ordered by address: whole sequences sorted by their first address.
+        """Rows ordered by address, each differing from the row before it.
 
-        Sequences that still overlap after that (not seen from gcc or clang) fall back to
-        a stable sort of every row, ends of sequence before rows at the same address.
+        Whole sequences are sorted by their first address; sequences that still overlap
+        after that (not seen from gcc or clang) fall back to a stable sort of every row,
+        ends of sequence before rows at the same address. A row that repeats the file,
+        line and column of the row before it answers nothing new and is dropped.
         """
-        addrs, files = self.addrs, self.files
-        if all(map(operator.le, addrs, addrs[1:])):
-            return self
-        ends = list(itertools.compress(range(len(files)), map(NO_FILE.__eq__, files)))
-        starts = [0] + [e + 1 for e in ends]
-        blocks = sorted((addrs[a], a, b) for a, b in zip(starts, [*ends, len(addrs) - 1], strict=True) if a <= b)
-        order = [i for _, a, b in blocks for i in range(a, b + 1)]
-        if not all(addrs[p] <= addrs[q] for (_, _, p), (_, q, _) in itertools.pairwise(blocks)):
-            keys = [a * 2 + (f != NO_FILE) for a, f in zip(addrs, files, strict=True)]
-            order = sorted(range(len(keys)), key=keys.__getitem__)
-        return LineRows(*([column[i] for i in order] for column in (addrs, files, self.lines, self.columns)))
+        addrs, files, lines, columns = self.addrs, self.files, self.lines, self.columns
+        if not all(map(operator.le, addrs, addrs[1:])):
+            ends = list(itertools.compress(range(len(files)), map(NO_FILE.__eq__, files)))
+            starts = [0] + [e + 1 for e in ends]
+            blocks = sorted((addrs[a], a, b) for a, b in zip(starts, [*ends, len(addrs) - 1], strict=True) if a <= b)
+            order = [i for _, a, b in blocks for i in range(a, b + 1)]
+            if not all(addrs[p] <= addrs[q] for (_, _, p), (_, q, _) in itertools.pairwise(blocks)):
+                keys = [a * 2 + (f != NO_FILE) for a, f in zip(addrs, files, strict=True)]
+                order = sorted(range(len(keys)), key=keys.__getitem__)
+            addrs, files, lines, columns = ([column[i] for i in order] for column in (addrs, files, lines, columns))
+        keep = [True, *map(operator.or_, map(operator.ne, files[1:], files), map(operator.ne, lines[1:], lines))]
+        keep = list(map(operator.or_, keep, [True, *map(operator.ne, columns[1:], columns)]))
+        if all(keep):
+            return LineRows(addrs, files, lines, columns)
+        return LineRows(*(list(itertools.compress(column, keep)) for column in (addrs, files, lines, columns)))

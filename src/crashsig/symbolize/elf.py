@@ -10,12 +10,10 @@ import mmap
 import os
 import zlib
 from functools import cached_property
-
-import attrs
-from elftools.common.exceptions import ELFError as _PyElfError
-from elftools.elf.elffile import ELFFile
+from typing import NamedTuple
 
 from crashsig.errors import ElfError
+from crashsig.symbolize.buildid import find_build_id
 
 SHF_ALLOC = 0x2
 SHF_EXECINSTR = 0x4
@@ -24,8 +22,7 @@ SHT_NOBITS = 8
 _ELFCOMPRESS_ZLIB = 1
 
 
-@attrs.frozen
-class Section:
+class Section(NamedTuple):
     """One section header."""
 
     index: int
@@ -84,6 +81,9 @@ class ElfImage:
     """A mapped ELF file. Use :func:`load_elf` to open one."""
 
     def __init__(self, path: str, data: mmap.mmap, fd: int) -> None:
+        from elftools.common.exceptions import ELFError as _PyElfError  # only files without an index need it
+        from elftools.elf.elffile import ELFFile
+
         self.path = path
         self._map = data
         self._fd = fd
@@ -185,7 +185,7 @@ class ElfImage:
         """The GNU build-id as lowercase hex, or None."""
         for sec in self.sections:
             if sec.type == 7 and sec.size >= 16:  # SHT_NOTE
-                note = _find_build_id(self.blob_of(sec).tail(0), self.little_endian)
+                note = find_build_id(self.blob_of(sec).tail(0), self.little_endian)
                 if note:
                     return note
         return None
@@ -203,21 +203,6 @@ def _sh_type(value: object) -> int:
     if isinstance(value, int):
         return value
     return names.get(str(value), 1)
-
-
-def _find_build_id(data: bytes, little: bool) -> str | None:
-    order = "little" if little else "big"
-    pos = 0
-    while pos + 12 <= len(data):
-        namesz, descsz, kind = (int.from_bytes(data[pos + i : pos + i + 4], order) for i in (0, 4, 8))
-        name_end = pos + 12 + ((namesz + 3) & ~3)
-        desc_end = name_end + ((descsz + 3) & ~3)
-        if kind == 3 and data[pos + 12 : pos + 12 + namesz].rstrip(b"\0") == b"GNU":
-            return data[name_end : name_end + descsz].hex()
-        if desc_end <= pos:
-            break
-        pos = desc_end
-    return None
 
 
 def load_elf(path: str | os.PathLike[str]) -> ElfImage:

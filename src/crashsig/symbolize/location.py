@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import posixpath
+from typing import NamedTuple
 
-import attrs
 
+class Location(NamedTuple):
+    """One frame of ``addr2line -f -i`` output: a function and where in it.
 
-@attrs.frozen
-class Location:
-    """One frame of ``addr2line -f -i`` output: a function and where in it."""
+    A named tuple (immutable, compared by value) rather than an attrs class, so that a
+    process answering from the on-disk index does not pay for importing attrs.
+    """
 
     function: str
     """Function name from DWARF (``??`` when unknown); the symbol name without debug info."""

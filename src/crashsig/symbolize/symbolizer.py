@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import re
-
-import attrs
+from typing import TYPE_CHECKING
 
 from crashsig.errors import ElfError
-from crashsig.symbolize.annotate import FRAME_RE, annotate_text, is_rip_prefix, kaslr_offset, logged_build_id
-from crashsig.symbolize.binary import BinarySymbolizer
 from crashsig.symbolize.cache import IndexCache
 from crashsig.symbolize.location import Location
 from crashsig.symbolize.modules import ModuleFinder, ModulesArg, normalize_name
-from crashsig.types import Frame, Report
+
+if TYPE_CHECKING:
+    from crashsig.symbolize.binary import BinarySymbolizer
+    from crashsig.symbolize.index import IndexedBinary
+    from crashsig.types import Frame, Report
+
+    Binary = BinarySymbolizer | IndexedBinary
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,9 @@ class Symbolizer:
     :param modules: a directory searched for ``NAME.ko`` / ``NAME.ko.debug``, or a
         mapping module name -> path.
     :param cache_dir: where the on-disk index keyed by build-id lives (default: the
-        user's cache dir); ``use_cache=False`` disables it.
+        user's cache dir); ``use_cache=False`` disables it. A file's index is built
+        the first time the file is used (a Debian vmlinux: about a minute, once); later
+        processes answer from it without parsing the ELF file.
     """
 
     def __init__(
@@ -38,26 +43,35 @@ class Symbolizer:
         cache_dir: str | os.PathLike[str] | None = None,
         use_cache: bool = True,
     ) -> None:
-        self.vmlinux = BinarySymbolizer(vmlinux)
         self.notes: list[str] = []
         """Warnings met so far (no debug info, build-id mismatches, missing modules)."""
         self._finder = ModuleFinder(modules)
-        self._modules: dict[str, BinarySymbolizer | None] = {}
+        self._modules: dict[str, Binary | None] = {}
         self._cache = IndexCache(cache_dir) if use_cache else None
-        self._prepare(self.vmlinux)
+        self.vmlinux = self._open(vmlinux)
 
-    def _prepare(self, binary: BinarySymbolizer) -> None:
+    def _open(self, path: str | os.PathLike[str]) -> Binary:
+        """The file's index when there is one (built now if possible), else the file itself."""
+        binary: Binary | None = self._cache.open(path) if self._cache is not None else None
+        if binary is None:
+            from crashsig.symbolize.binary import BinarySymbolizer  # not needed with an index
+
+            direct = BinarySymbolizer(path)
+            binary = self._cache.build(direct) if self._cache is not None else None
+            if binary is None:
+                binary = direct
+            else:
+                direct.close()
         if binary.note:
             self._note(binary.note)
-        if self._cache is not None:
-            self._cache.attach(binary)
+        return binary
 
     def _note(self, message: str) -> None:
         if message not in self.notes:
             self.notes.append(message)
             log.info("%s", message)
 
-    def binary(self, module: str | None = None) -> BinarySymbolizer | None:
+    def binary(self, module: str | None = None) -> Binary | None:
         """The symbolizer of vmlinux (``module=None``) or of one module; None if unavailable."""
         if module is None:
             return self.vmlinux
@@ -69,11 +83,9 @@ class Symbolizer:
                 self._note(f"module {module}: no {module}.ko found, its frames stay unsymbolized")
             else:
                 try:
-                    found = BinarySymbolizer(path)
+                    found = self._open(path)
                 except ElfError as exc:
                     self._note(f"module {module}: {exc}")
-                else:
-                    self._prepare(found)
             self._modules[key] = found
         return self._modules[key]
 
@@ -128,18 +140,21 @@ class Symbolizer:
     def describe(self, address: int, module: str | None = None) -> str | None:
         """``func+0xOFF/0xSIZE`` for an address from the symbol table, or None."""
         binary = self.binary(module)
-        sym = binary.symbols.find_by_address(address) if binary else None
-        if binary is None or sym is None:
-            return None
-        return f"{sym.name}+{address - sym.address:#x}/{binary.symbols.kallsyms_size(sym):#x}"
+        return binary.describe(address) if binary is not None else None
 
     def annotate(self, log_text: str | bytes) -> str:
         """The log with frame lines symbolized the way syzbot prints them."""
+        from crashsig.symbolize.annotate import annotate_text  # logs only: not for addresses
+
         text = log_text.decode("utf-8", "replace") if isinstance(log_text, bytes) else log_text
         return annotate_text(self, text)
 
     def symbolize(self, report: Report) -> Report:
         """A copy of ``report`` with frames given file/line, inline frames added, text annotated."""
+        import attrs  # reports only: lookups do not need attrs
+
+        from crashsig.symbolize.annotate import FRAME_RE, is_rip_prefix, kaslr_offset, logged_build_id
+
         text = report.text
         rips = {(m.group("func"), m.group("off")) for line in text.splitlines()
                 if (m := FRAME_RE.search(line)) and is_rip_prefix(line[: m.start()])}
@@ -163,11 +178,9 @@ class Symbolizer:
         return ()
 
     def close(self) -> None:
-        """Save the on-disk index (when enabled) and release every mapped file."""
+        """Release every mapped file (and index)."""
         for binary in (self.vmlinux, *self._modules.values()):
             if binary is not None:
-                if self._cache is not None:
-                    self._cache.save(binary)
                 binary.close()
 
     def __enter__(self) -> Symbolizer:
@@ -178,6 +191,10 @@ class Symbolizer:
 
 
 def _inline_frames(frame: Frame, locs: tuple[Location, ...]) -> list[Frame]:
+    import attrs
+
+    from crashsig.types import Frame
+
     if not locs:
         return [frame]
     out = [Frame(loc.function, module=frame.module, file=loc.short_file(), line=loc.line, inline=True,

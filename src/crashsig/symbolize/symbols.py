@@ -12,9 +12,9 @@ import itertools
 import operator
 import struct
 import sys
+from collections.abc import Iterator
 from functools import cached_property
-
-import attrs
+from typing import NamedTuple
 
 from crashsig.errors import ElfError
 from crashsig.symbolize.elf import SHF_ALLOC, SHF_EXECINSTR, ElfImage
@@ -24,8 +24,7 @@ _STT_NOTYPE, _STT_FUNC = 0, 2
 _TEXT_TYPE = bytes(1 if b & 0xF in (_STT_NOTYPE, _STT_FUNC) else 0 for b in range(256))
 
 
-@attrs.frozen
-class Symbol:
+class Symbol(NamedTuple):
     """One text symbol."""
 
     name: str
@@ -149,17 +148,34 @@ class SymbolTable:
         """The text symbol covering ``address`` (kallsyms rules), or None."""
         if not self.present:
             return None
-        indices, addrs, _ = self._text
-        pos = bisect.bisect_right(addrs, address) - 1
+        pos = bisect.bisect_right(self._text[1], address) - 1
         if pos < 0:
             return None
-        start = addrs[pos]
-        first = bisect.bisect_left(addrs, start)
-        best = max(range(first, pos + 1), key=lambda k: self._rank(indices[k]))
-        sym = self._symbol(indices[best])
+        sym = self._best_at(pos)
         if address >= sym.address + max(self.kallsyms_size(sym), sym.elf_size):
             return None
         return sym
+
+    def _best_at(self, pos: int) -> Symbol:
+        """The symbol :meth:`find_by_address` names for the address of sorted entry ``pos``."""
+        indices, addrs, _ = self._text
+        first = bisect.bisect_left(addrs, addrs[pos])
+        best = max(range(first, pos + 1), key=lambda k: self._rank(indices[k]))
+        return self._symbol(indices[best])
+
+    def iter_by_address(self) -> Iterator[tuple[Symbol, int]]:
+        """Per unique text address: the symbol :meth:`find_by_address` picks, its kallsyms size."""
+        if not self.present:
+            return
+        addrs = self._text[1]
+        for start in self._text[2]:
+            sym = self._best_at(bisect.bisect_right(addrs, start) - 1)
+            yield sym, self.kallsyms_size(sym)
+
+    def iter_text(self) -> Iterator[Symbol]:
+        """Every named text symbol, in address order."""
+        if self.present:
+            yield from map(self._symbol, self._text[0])
 
     def _rank(self, index: int) -> tuple[bool, int]:
         # Aliases at one address: a FUNC beats a NOTYPE label, then the first in the

@@ -1,0 +1,205 @@
+"""The on-disk index of one ELF file: every answer as sorted tables, read with ``pread``.
+
+One file per build-id and size holds flat tables of fixed-width records (``array``
+typecodes, native byte order): ``MAGIC``, the directory's offset and size (8 bytes each,
+little-endian), the tables (8-byte aligned), then the directory (JSON: name -> offset,
+typecode, record count, record width). A lookup reads a handful of small slices, so
+neither the ELF file nor pyelftools is opened, and the process maps none of the index
+(peak RSS stays that of Python). :mod:`crashsig.symbolize.index_build` writes the file
+from the decoders direct lookups use; the tests check both give the same answers.
+
+Tables (``*_first`` columns give each unit's or subprogram's ``[lo, hi)`` slice):
+
+* ``units`` (start, end, running max end, unit number): address ranges ordered as
+  :class:`~crashsig.symbolize.aranges.RangeIndex` orders them;
+* ``cus`` (fns_first, lines_first, compilation directory), one sentinel row at the end;
+* ``fns`` (start, end, running max end within the unit, subprogram number);
+* ``subs`` (ivs_first, own node), sentinel at the end; ``ivs`` (start, end, innermost
+  node) for each subprogram, sorted;
+* ``nodes`` (parent or :data:`NONE`, name, call file, call line, call column);
+* ``line_addrs`` and ``line_rows`` (file or :data:`END_OF_SEQUENCE`, line, column);
+* ``syms`` (address, name, kallsyms size, end) per unique text address;
+  ``names_first`` and ``names`` (address, name): a CRC-32 hash table of text symbols;
+* ``str_offsets`` and ``str_blob``: the string table; :data:`NONE` is "no string".
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import zlib
+from functools import cached_property
+
+from crashsig.errors import DwarfError
+from crashsig.symbolize.aranges import find_range
+from crashsig.symbolize.location import Location
+
+MAGIC = b"CSIGIDX\x03"
+FORMAT = 3
+NONE = 0xFFFFFFFF
+"""String or node number meaning "none" (an unknown file, no parent)."""
+END_OF_SEQUENCE = 0xFFFFFFFE
+"""File of the line row that ends a sequence."""
+_ITEM = {"B": 1, "I": 4, "Q": 8}
+
+
+def name_hash(name: bytes) -> int:
+    """Hash of a symbol name for the ``names`` table (CRC-32: the same in every process)."""
+    return zlib.crc32(name)
+
+
+class IndexFile:
+    """An open index file: its directory, and bounded reads of its tables."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            head = os.pread(self._fd, 24, 0)
+            if head[:8] != MAGIC:
+                raise ValueError("not a crashsig index of this format")
+            where, size = int.from_bytes(head[8:16], "little"), int.from_bytes(head[16:24], "little")
+            self.header = json.loads(os.pread(self._fd, size, where))
+            self.tables: dict[str, tuple[int, str, int, int]] = {}
+            for name, (offset, typecode, count, width) in self.header["tables"].items():
+                if offset < 0 or offset + count * width * _ITEM[typecode] > where:
+                    raise ValueError(f"table {name} lies outside the file")
+                self.tables[name] = (offset, typecode, count, width)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def count(self, name: str) -> int:
+        """Number of records of table ``name``."""
+        return self.tables[name][2]
+
+    def read(self, name: str, lo: int, hi: int) -> memoryview:
+        """Records ``[lo, hi)`` of table ``name``, flattened (``width`` items per record)."""
+        offset, typecode, count, width = self.tables[name]
+        if not 0 <= lo <= hi <= count:
+            raise ValueError(f"records {lo}:{hi} of {name} are outside the table")
+        size = _ITEM[typecode] * width
+        data = os.pread(self._fd, (hi - lo) * size, offset + lo * size)
+        if len(data) != (hi - lo) * size:
+            raise ValueError(f"{name} is truncated")
+        return memoryview(data).cast(typecode)
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class IndexedBinary:
+    """Lookups in one ELF file answered from its index file (see the module docstring)."""
+
+    def __init__(self, index: IndexFile, path: str) -> None:
+        self.index = index
+        self.path = path
+        self.build_id: str | None = index.header["build_id"]
+        self.note: str | None = None if index.header["has_dwarf"] else f"{path}: no debug info, results are symbol names only"
+        self._strings: dict[int, str | None] = {NONE: None}
+
+    @cached_property
+    def _units(self) -> memoryview:
+        return self.index.read("units", 0, self.index.count("units"))
+
+    @cached_property
+    def _cus(self) -> memoryview:
+        return self.index.read("cus", 0, self.index.count("cus"))
+
+    @cached_property
+    def _syms(self) -> memoryview:
+        return self.index.read("syms", 0, self.index.count("syms"))
+
+    def string(self, sid: int) -> str | None:
+        """String ``sid`` of the table (None for :data:`NONE`)."""
+        if sid in self._strings:
+            return self._strings[sid]
+        start, end = self.index.read("str_offsets", sid, sid + 2)
+        text = bytes(self.index.read("str_blob", start, end)).decode("utf-8", "replace")
+        self._strings[sid] = text
+        return text
+
+    def lookup(self, address: int) -> tuple[Location, ...]:
+        """Inline chain at ``address``, innermost first; empty when nothing is known."""
+        try:
+            return self._lookup(address)
+        except (ValueError, IndexError, KeyError) as exc:
+            raise DwarfError(f"{self.index.path}: corrupt index ({exc}); delete it to rebuild") from exc
+
+    def _lookup(self, address: int) -> tuple[Location, ...]:
+        units = self._units
+        k = find_range(units[0::4], units[1::4], units[2::4], 0, len(units) // 4, address)
+        if k is None:
+            sym = self._symbol_at(address)
+            return (Location(self.string(self._syms[sym * 4 + 1]) or "??"),) if sym is not None else ()
+        cu = units[k * 4 + 3]
+        fns_lo, lines_lo, comp_dir, fns_hi, lines_hi = self._cus[cu * 3 : cu * 3 + 5]
+        comp_dir = self.string(comp_dir) or ""
+        row = bisect.bisect_right(self.index.read("line_addrs", lines_lo, lines_hi), address) - 1
+        file: str | None = None
+        line = column = None
+        if row >= 0:
+            file_id, line, column = self.index.read("line_rows", lines_lo + row, lines_lo + row + 1)
+            if file_id == END_OF_SEQUENCE:
+                row, line, column = -1, None, None
+            else:
+                file = self.string(file_id)
+        fns = self.index.read("fns", fns_lo, fns_hi)
+        fn = find_range(fns[0::4], fns[1::4], fns[2::4], 0, fns_hi - fns_lo, address)
+        if fn is None:
+            sym = self._symbol_at(address)
+            if row < 0 and sym is None:
+                return ()
+            name = self.string(self._syms[sym * 4 + 1]) if sym is not None else "??"
+            return (Location(name or "??", file, line, column, False, comp_dir),)
+        out = []
+        node = self._innermost(fns[fn * 4 + 3], address)
+        while node != NONE:
+            parent, name_id, call_file, call_line, call_column = self.index.read("nodes", node, node + 1)
+            out.append(Location(self.string(name_id) or "??", file, line, column, parent != NONE, comp_dir))
+            file, line, column = self.string(call_file), call_line, call_column
+            node = parent
+        return tuple(out)
+
+    def _innermost(self, sub: int, address: int) -> int:
+        lo, root, hi, _ = self.index.read("subs", sub, sub + 2)
+        ivs = self.index.read("ivs", lo, hi)
+        pos = bisect.bisect_right(ivs[0::3], address) - 1
+        return ivs[pos * 3 + 2] if pos >= 0 and ivs[pos * 3 + 1] > address else root
+
+    def _symbol_at(self, address: int) -> int | None:
+        syms = self._syms
+        pos = bisect.bisect_right(syms[0::4], address) - 1
+        return pos if pos >= 0 and address < syms[pos * 4 + 3] else None
+
+    def describe(self, address: int) -> str | None:
+        """``func+0xOFF/0xSIZE`` for an address from the symbol table, or None."""
+        pos = self._symbol_at(address)
+        if pos is None:
+            return None
+        start, name, ksize, _ = self._syms[pos * 4 : pos * 4 + 4]
+        return f"{self.string(name)}+{address - start:#x}/{ksize:#x}"
+
+    def symbol_address(self, function: str, size: int | None = None) -> int | None:
+        """Start of text symbol ``function``; with several, the one of kallsyms size ``size``."""
+        buckets = self.index.count("names_first") - 1
+        bucket = name_hash(function.encode()) % buckets
+        lo, hi = self.index.read("names_first", bucket, bucket + 2)
+        rows = self.index.read("names", lo, hi)
+        found = [rows[i] for i in range(0, len(rows), 2) if self.string(rows[i + 1]) == function]
+        if not found:
+            return None
+        if size is not None and len(found) > 1:
+            starts = self._syms[0::4]
+            for address in found:
+                if self._syms[bisect.bisect_left(starts, address) * 4 + 2] == size:
+                    return address
+        return found[0]
+
+    def close(self) -> None:
+        """Close the index file."""
+        self.index.close()
