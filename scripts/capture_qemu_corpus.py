@@ -104,20 +104,21 @@ def main() -> int:
             print(
                 f"{case.name}: {result.outcome}: {result.reason} ({result.duration:.1f} s)"
             )
-            _write_case(args.out / f"{case.name}.txt", result.console, kernel.release)
+            write_case(args.out / f"{case.name}.txt", result.console, f"Debian {kernel.release}")
     return 0
 
 
-def _write_case(path: Path, console: bytes, release: str) -> None:
+def write_case(path: Path, console: bytes, origin: str) -> None:
+    """Write a test file: the reviewed headers of an existing one, else proposed ones."""
     if path.exists():
         headers = path.read_bytes().replace(b"\r", b"").split(b"\n\n", 1)[0].decode()
     else:
-        headers = _proposed_headers(console, release)
+        headers = _proposed_headers(console, origin)
     path.write_bytes(headers.encode() + b"\n\n" + console)
 
 
-def _proposed_headers(console: bytes, release: str) -> str:
-    lines = [f"# UNREVIEWED: the parser's answer; captured on Debian {release}"]
+def _proposed_headers(console: bytes, origin: str) -> str:
+    lines = [f"# UNREVIEWED: the parser's answer; captured on {origin}"]
     reports = crashsig.parse(console)
     if reports:
         report = reports[0]
