@@ -7,11 +7,16 @@ that kernel (``benchmarks/data/oops-netcrash-*.txt``, captured by booting the st
 kernel under QEMU with ``benchmarks/oops_module``), looked up the way syzkaller does
 (return addresses at PC-1); (2) random ``.text`` addresses with a fixed seed.
 
-Every tool runs as a new process with the same addresses; the script prints wall time,
-peak RSS, the ratio to addr2line and agreement with addr2line, and lists each
-disagreement with a verdict (llvm-symbolizer and eu-addr2line act as tie-breakers).
+Every tool runs as a new process with the same addresses, ``--repeat`` times; the
+script prints the best wall time and CPU time (user + sys) of the runs, peak RSS, the
+ratio to addr2line and agreement with addr2line, and lists each disagreement with a
+verdict (llvm-symbolizer and eu-addr2line act as tie-breakers). crashsig runs cold
+(``--no-cache``: DWARF read directly) and with its on-disk index, which is built once
+beforehand (that build is timed and reported too); the index stores no answers, only
+tables, so the indexed runs look every address up anew. ``python -c pass`` is timed as
+the floor every Python process pays.
 
-    python benchmarks/symbolize_vs_peers.py [--abi 6.1.0-56] [--vmlinux PATH]
+    python benchmarks/symbolize_vs_peers.py [--abi 6.1.0-56] [--vmlinux PATH] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from crashsig.symbolize.annotate import FRAME_RE, is_rip_prefix  # noqa: E402
-from crashsig.symbolize.binary import BinarySymbolizer  # noqa: E402
+from crashsig.symbolize.annotate import FRAME_RE, is_rip_prefix
+from crashsig.symbolize.binary import BinarySymbolizer
 
 CACHE = Path(os.path.expanduser("~/.cache/crashsig/debian"))
 TIMEOUT = 1800
@@ -81,15 +86,21 @@ def random_addresses(vmlinux: Path, count: int, seed: int) -> list[int]:
     return [rng.randrange(text.addr, text.addr + text.size) for _ in range(count)]
 
 
-def timed(argv: list[str], stdin: str = "") -> tuple[str, float, int]:
-    """Run under GNU time: (stdout, wall seconds, peak RSS in MB)."""
+def timed(argv: list[str], stdin: str = "") -> tuple[str, float, float, int]:
+    """Run under GNU time: (stdout, wall seconds, user+sys CPU seconds, peak RSS in MB)."""
     with tempfile.NamedTemporaryFile("r") as report:
-        proc = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%e %M", *argv], input=stdin,
+        proc = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%e %U %S %M", *argv], input=stdin,
                               capture_output=True, text=True, timeout=TIMEOUT, check=False)
         if proc.returncode != 0:
             raise SystemExit(f"{argv[0]} failed: {proc.stderr[-2000:]}")
-        wall, rss = report.read().split()[-2:]
-    return proc.stdout, float(wall), int(rss) // 1024
+        wall, user, system, rss = report.read().split()[-4:]
+    return proc.stdout, float(wall), float(user) + float(system), int(rss) // 1024
+
+
+def best_of(repeat: int, argv: list[str], stdin: str = "") -> tuple[str, float, float, int]:
+    """:func:`timed` ``repeat`` times: the last output, best wall and CPU, largest RSS."""
+    runs = [timed(argv, stdin) for _ in range(repeat)]
+    return runs[-1][0], min(r[1] for r in runs), min(r[2] for r in runs), max(r[3] for r in runs)
 
 
 def _gnu_blocks(out: str) -> dict[int, Answer]:
@@ -113,30 +124,41 @@ def _gnu_blocks(out: str) -> dict[int, Answer]:
     return result
 
 
-def run_tools(vmlinux: Path, addrs: list[int], index_dir: Path) -> dict[str, tuple[dict[int, Answer], float, int]]:
+Timing = tuple[dict[int, Answer], float, float, int]
+
+
+def build_index(vmlinux: Path, index_dir: Path) -> tuple[float, float, int, int]:
+    """Build crashsig's index in a new process: (wall s, CPU s, peak RSS MB, index MB)."""
+    _, wall, cpu, rss = timed([sys.executable, "-m", "crashsig", "symbolize", "--vmlinux", str(vmlinux),
+                               "--cache-dir", str(index_dir), "--addr", "0"])
+    size = sum(f.stat().st_size for f in index_dir.iterdir())
+    return wall, cpu, rss, size >> 20
+
+
+def run_tools(vmlinux: Path, addrs: list[int], index_dir: Path, repeat: int) -> dict[str, Timing]:
     stdin = "".join(f"{a:#x}\n" for a in addrs)
     crashsig = [sys.executable, "-m", "crashsig", "symbolize", "--vmlinux", str(vmlinux), "--format", "json"]
     hexes = [f"{a:x}" for a in addrs]
-    results = {}
+    results: dict[str, Timing] = {}
     for name, argv in (
         ("addr2line", ["addr2line", "-a", "-f", "-i", "-e", str(vmlinux)]),
         ("eu-addr2line", ["eu-addr2line", "-a", "-f", "-i", "-e", str(vmlinux)]),
         ("llvm-symbolizer", ["llvm-symbolizer", "--print-address", "--inlining", "--functions=short",
                              "--output-style=GNU", f"--obj={vmlinux}"]),
     ):
-        out, wall, rss = timed(argv, stdin)
-        results[name] = (_gnu_blocks(out), wall, rss)
+        out, wall, cpu, rss = best_of(repeat, argv, stdin)
+        results[name] = (_gnu_blocks(out), wall, cpu, rss)
     for name, extra in (("crashsig (cold, no index)", ["--no-cache"]),
                         ("crashsig (with index)", ["--cache-dir", str(index_dir)])):
-        if "index" in name:
-            timed([*crashsig, *extra, "--addr", *hexes])  # first run builds the index
-        out, wall, rss = timed([*crashsig, *extra, "--addr", *hexes])
+        out, wall, cpu, rss = best_of(repeat, [*crashsig, *extra, "--addr", *hexes])
         answers = {
             int(entry["address"], 16): [(loc["function"], os.path.basename(loc["path"] or "??"), loc["line"] or 0)
                                         for loc in entry["locations"]]
             for entry in json.loads(out)["addresses"]
         }
-        results[name] = (answers, wall, rss)
+        results[name] = (answers, wall, cpu, rss)
+    _, wall, cpu, rss = best_of(repeat, [sys.executable, "-c", "pass"])
+    results["python -c pass (floor)"] = ({}, wall, cpu, rss)
     return results
 
 
@@ -144,16 +166,20 @@ def _key(answer: Answer | None) -> Answer:
     return [(f, p if p != "??" else "", n) for f, p, n in answer or []]
 
 
-def report(title: str, addrs: list[int], results: dict[str, tuple[dict[int, Answer], float, int]]) -> None:
-    reference, ref_time, _ = results["addr2line"]
+def report(title: str, addrs: list[int], results: dict[str, Timing]) -> None:
+    reference, ref_wall, ref_cpu, _ = results["addr2line"]
     print(f"\n### {title}: {len(addrs)} addresses\n")
-    print("| tool | wall s | ratio to addr2line | peak RSS MB | agrees with addr2line |")
-    print("|---|---:|---:|---:|---:|")
-    for name, (answers, wall, rss) in results.items():
-        same = sum(_key(answers.get(a)) == _key(reference.get(a)) for a in addrs)
-        print(f"| {name} | {wall:.3f} | {wall / ref_time:.2f}x | {rss} | {100 * same / len(addrs):.1f} % |")
+    print("| tool | wall s | wall vs addr2line | CPU s | CPU vs addr2line | peak RSS MB | agrees with addr2line |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, (answers, wall, cpu, rss) in results.items():
+        agree = f"{100 * sum(_key(answers.get(a)) == _key(reference.get(a)) for a in addrs) / len(addrs):.1f} %" \
+            if answers else "-"
+        print(f"| {name} | {wall:.3f} | {wall / ref_wall:.2f}x | {cpu:.3f} | {cpu / ref_cpu:.2f}x | {rss} | {agree} |")
     ours = results["crashsig (cold, no index)"][0]
+    indexed = results["crashsig (with index)"][0]
     llvm, eu = results["llvm-symbolizer"][0], results["eu-addr2line"][0]
+    split = [a for a in addrs if _key(ours.get(a)) != _key(indexed.get(a))]
+    print(f"\ncrashsig cold and indexed answers differ on {len(split)} addresses")
     diffs = [a for a in addrs if _key(ours.get(a)) != _key(reference.get(a))]
     if diffs:
         print(f"\ncrashsig vs addr2line disagreements ({len(diffs)}):")
@@ -171,15 +197,19 @@ def main() -> int:
     parser.add_argument("--oops", type=Path, help="oops log of the same build (default: benchmarks/data)")
     parser.add_argument("--random", type=int, default=2000, help="number of random .text addresses")
     parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool (best time is reported)")
     args = parser.parse_args()
     vmlinux = args.vmlinux or fetch_vmlinux(args.abi)
     oops = args.oops or HERE / "data" / f"oops-netcrash-{args.abi}-cloud-amd64.txt"
     subprocess.run(["cat", str(vmlinux)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
     with tempfile.TemporaryDirectory() as index_dir:
+        wall, cpu, rss, size = build_index(vmlinux, Path(index_dir))
+        print(f"crashsig index build (once per build-id, new process): {wall:.1f} s wall, {cpu:.1f} s CPU, "
+              f"peak RSS {rss} MB, index {size} MB")
         frames = oops_addresses(vmlinux, oops)
-        report(f"oops frames ({oops.name})", frames, run_tools(vmlinux, frames, Path(index_dir) / "a"))
+        report(f"oops frames ({oops.name})", frames, run_tools(vmlinux, frames, Path(index_dir), args.repeat))
         addrs = random_addresses(vmlinux, args.random, args.seed)
-        report(f"random .text addresses (seed {args.seed})", addrs, run_tools(vmlinux, addrs, Path(index_dir) / "b"))
+        report(f"random .text addresses (seed {args.seed})", addrs, run_tools(vmlinux, addrs, Path(index_dir), args.repeat))
     return 0
 
 

@@ -49,6 +49,8 @@ def test_lookup_symbol_and_return_address(program: Path) -> None:
         assert sym.lookup_symbol("walk", off + 1, return_address=True) == chain
         assert sym.lookup(start + off + 1, return_address=True) == chain
         assert sym.lookup_symbol("no_such_function", 4) == ()
+        addresses = [start + off, 0, start + 1, start + off]
+        assert sym.lookup_all(addresses) == [sym.lookup(a) for a in addresses]
 
 
 def test_duplicate_static_names_pick_by_size(program: Path) -> None:

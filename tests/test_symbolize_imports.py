@@ -1,7 +1,7 @@
 """Start-up cost of ``crashsig symbolize``: the command imports only what it needs.
 
 A new process per lookup is the common way scripts call the symbolizer, so loading the
-parser's rules, QEMU helpers or (with an index) pyelftools would dominate its run time.
+parser's rules, QEMU helpers or (with an index) the DWARF decoders would dominate its run time.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return compile_program("gcc", 5, tmp_path_factory.mktemp("index") / "prog", SOURCES)
 
 
-def test_index_built_once_then_used_without_pyelftools(program: Path, tmp_path: Path) -> None:
+def test_index_built_once_then_used_without_dwarf_code(program: Path, tmp_path: Path) -> None:
     copy = tmp_path / "prog"
     shutil.copy(program, copy)
     cache = tmp_path / "cache"
@@ -59,7 +59,7 @@ def test_index_built_once_then_used_without_pyelftools(program: Path, tmp_path: 
     built = index.stat().st_mtime_ns
     code = ("import sys\nfrom crashsig.symbolize import Symbolizer\n"
             f"s = Symbolizer({str(copy)!r}, cache_dir={str(cache)!r})\n"
-            "print(type(s.vmlinux).__name__, [l.function for l in s.lookup_symbol('walk', 8)], 'elftools' in sys.modules)")
+            "print(type(s.vmlinux).__name__, [l.function for l in s.lookup_symbol('walk', 8)], 'crashsig.symbolize.unit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     assert out.split(None, 1)[0] == "IndexedBinary"
     assert out.strip().endswith(f"{[loc.function for loc in walk]} False")

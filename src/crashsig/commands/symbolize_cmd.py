@@ -41,9 +41,9 @@ def _parse_address(text: str) -> int:
 
 def _run_addresses(sym: Symbolizer, args: argparse.Namespace) -> list[dict[str, object]]:
     results = []
-    for text in args.addr:
-        address = _parse_address(text)
-        locs = sym.lookup(address, module=args.module, return_address=args.return_address)
+    addresses = [_parse_address(text) for text in args.addr]
+    answers = sym.lookup_all(addresses, module=args.module, return_address=args.return_address)
+    for address, locs in zip(addresses, answers, strict=True):
         results.append({"address": f"{address:#x}", "locations": [_location_json(loc) for loc in locs]})
         if args.format == "text":
             if not locs:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crashsig.errors import CrashsigError
-from crashsig.symbolize.buildid import read_build_id
+from crashsig.symbolize.elfheaders import read_build_id
 from crashsig.symbolize.index import IndexedBinary, IndexFile
 
 if TYPE_CHECKING:

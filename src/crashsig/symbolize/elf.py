@@ -1,19 +1,21 @@
 """ELF images: a mapped file, its sections, the ET_REL layout and the build-id.
 
-pyelftools parses the ELF and section headers (cheap); section contents are read
-straight from the ``mmap`` so nothing is loaded that a lookup does not need.
+:mod:`~crashsig.symbolize.elfheaders` decodes the ELF and section headers (``struct``,
+no ELF library: a process start costs nothing); section contents are read straight
+from the ``mmap`` so nothing is loaded that a lookup does not need.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import struct
 import zlib
 from functools import cached_property
 from typing import NamedTuple
 
 from crashsig.errors import ElfError
-from crashsig.symbolize.buildid import find_build_id
+from crashsig.symbolize.elfheaders import HeaderError, Headers, find_build_id, parse_headers
 
 SHF_ALLOC = 0x2
 SHF_EXECINSTR = 0x4
@@ -81,33 +83,23 @@ class ElfImage:
     """A mapped ELF file. Use :func:`load_elf` to open one."""
 
     def __init__(self, path: str, data: mmap.mmap, fd: int) -> None:
-        from elftools.common.exceptions import ELFError as _PyElfError  # only files without an index need it
-        from elftools.elf.elffile import ELFFile
-
         self.path = path
         self._map = data
         self._fd = fd
         try:
-            self._elf = ELFFile(data)  # type: ignore[arg-type]  # mmap is a binary stream
-            header = self._elf.header
-            self.type: str = str(header["e_type"])
-            self.machine: str = str(header["e_machine"])
-            self.little_endian: bool = bool(self._elf.little_endian)
-            self.elfclass: int = int(self._elf.elfclass)
-            self.sections = tuple(self._read_sections())
-        except (_PyElfError, ValueError, KeyError, OSError) as exc:  # pyelftools' structure errors
+            headers = parse_headers(lambda offset, size: data[offset : offset + size], len(data))
+        except (HeaderError, struct.error) as exc:
             raise ElfError(f"{path}: not a valid ELF file ({exc})") from exc
-        except Exception as exc:  # construct raises its own tree on truncation
-            raise ElfError(f"{path}: truncated or malformed ELF headers ({exc})") from exc
+        self.type = headers.type
+        self.machine = headers.machine
+        self.little_endian = headers.little_endian
+        self.elfclass = headers.elfclass
+        self.sections = tuple(self._sections(headers))
 
-    def _read_sections(self) -> list[Section]:
+    def _sections(self, headers: Headers) -> list[Section]:
         out = []
-        for index, sec in enumerate(self._elf.iter_sections()):
-            hdr = sec.header
-            section = Section(
-                index, sec.name, _sh_type(hdr["sh_type"]), hdr["sh_flags"], hdr["sh_addr"],
-                hdr["sh_offset"], hdr["sh_size"], hdr["sh_link"], hdr["sh_info"],
-            )
+        for index, (name, raw) in enumerate(headers.sections):
+            section = Section(index, name, raw.type, raw.flags, raw.addr, raw.offset, raw.size, raw.link, raw.info)
             if section.type != SHT_NOBITS and section.offset + section.size > len(self._map):
                 raise ElfError(f"{self.path}: section {section.name} runs past the end of the file (truncated?)")
             out.append(section)
@@ -196,13 +188,6 @@ class ElfImage:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-
-
-def _sh_type(value: object) -> int:
-    names = {"SHT_NOBITS": SHT_NOBITS, "SHT_NOTE": 7, "SHT_SYMTAB": 2, "SHT_RELA": 4, "SHT_REL": 9, "SHT_STRTAB": 3}
-    if isinstance(value, int):
-        return value
-    return names.get(str(value), 1)
 
 
 def load_elf(path: str | os.PathLike[str]) -> ElfImage:

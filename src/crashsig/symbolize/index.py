@@ -4,7 +4,7 @@ One file per build-id and size holds flat tables of fixed-width records (``array
 typecodes, native byte order): ``MAGIC``, the directory's offset and size (8 bytes each,
 little-endian), the tables (8-byte aligned), then the directory (JSON: name -> offset,
 typecode, record count, record width). A lookup reads a handful of small slices, so
-neither the ELF file nor pyelftools is opened, and the process maps none of the index
+the ELF file is opened only for its build-id, and the process maps none of the index
 (peak RSS stays that of Python). :mod:`crashsig.symbolize.index_build` writes the file
 from the decoders direct lookups use; the tests check both give the same answers.
 

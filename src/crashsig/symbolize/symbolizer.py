@@ -111,6 +111,17 @@ class Symbolizer:
             return ()
         return binary.lookup(address - 1 if return_address else address)
 
+    def lookup_all(self, addresses: list[int], *, module: str | None = None,
+                   return_address: bool = False) -> list[tuple[Location, ...]]:
+        """:meth:`lookup` of each address, in input order.
+
+        The lookups run in address order, so that without an index each unit's line
+        program and subprograms are decoded once, not once per visit.
+        """
+        answers = {address: self.lookup(address, module=module, return_address=return_address)
+                   for address in sorted(set(addresses))}
+        return [answers[address] for address in addresses]
+
     def lookup_symbol(
         self,
         function: str,

@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 
 Attrs = dict[int, tuple[int, object]]
 """Decoded attributes of one DIE: attribute -> (form, raw value)."""
-Shape = tuple[A.Abbrev, bool, int, int, tuple[int, ...]]
-"""How to step over a DIE: (abbreviation, has children, byte offset of a ``ref4``
-``DW_AT_sibling`` or -1, total attribute size when fixed or -1, skip plan)."""
+Shape = tuple[A.Abbrev, bool, int, int, tuple[int, ...], tuple[tuple[int, int, int, int], ...]]
+"""How to step over or read a DIE: (abbreviation, has children, byte offset of a
+``ref4`` ``DW_AT_sibling`` or -1, total attribute size when fixed or -1, skip plan,
+(attribute, form, fixed size or -1, implicit value) per attribute)."""
 _SIBLING_FORMS = frozenset({0x13})  # DW_FORM_ref4: what gcc emits for DW_AT_sibling
 _U32 = struct.Struct("<I")
 
@@ -102,26 +103,30 @@ class Unit:
         return ab.tag if ab is not None else 0
 
     # ---- DIE decoding ------------------------------------------------------------------
-    def abbrev_at(self, pos: int) -> tuple[A.Abbrev | None, int]:
-        """Abbreviation of the DIE at ``pos`` (None for a null entry) and the attribute position."""
-        code, pos = uleb(self.buf, pos)
-        if code == 0:
-            return None, pos
-        ab = self.abbrevs.get(code)
-        if ab is None:
-            raise self.dwarf.error(f"unknown abbreviation {code} at .debug_info+{self.offset + pos:#x}")
-        return ab, pos
-
     def read_die(self, pos: int) -> tuple[A.Abbrev | None, Attrs, int]:
         """Decode the DIE at ``pos``: ``(abbrev, attributes, position after it)``."""
-        ab, pos = self.abbrev_at(pos)
+        buf = self.buf
+        code, pos = uleb(buf, pos)
         attrs: Attrs = {}
-        if ab is None:
+        if code == 0:
             return None, attrs, pos
-        for name, form, implicit in ab.attrs:
-            value, pos = self._value(pos, form, implicit)
-            attrs[name] = (form, value)
-        return ab, attrs, pos
+        shape = self.shape(code)
+        end = len(buf)
+        for name, form, size, implicit in shape[5]:
+            if 0 < size <= 8 and size != 3:
+                if pos + size > end:
+                    raise IndexError(pos)
+                attrs[name] = (form, int.from_bytes(buf[pos : pos + size], "little"))
+                pos += size
+            elif size == 0:
+                attrs[name] = (form, implicit if form == A.FORM_IMPLICIT_CONST else True)
+            else:
+                attrs[name], pos = self._form_value(pos, form, implicit)
+        return shape[0], attrs, pos
+
+    def _form_value(self, pos: int, form: int, implicit: int) -> tuple[tuple[int, object], int]:
+        value, pos = self._value(pos, form, implicit)
+        return (form, value), pos
 
     def _value(self, pos: int, form: int, implicit: int) -> tuple[object, int]:
         buf = self.buf
@@ -174,7 +179,9 @@ class Unit:
                 break
             prefix += size
         fixed = plan[0] if len(plan) == 1 and plan[0] >= 0 else (0 if not plan else -1)
-        shape = (ab, ab.has_children, sibling, fixed, plan)
+        specs = tuple((name, form, _size_or_minus(A.form_size(form, self.addr_size, self.offset_size, self.version)),
+                       implicit) for name, form, implicit in ab.attrs)
+        shape = (ab, ab.has_children, sibling, fixed, plan, specs)
         if code >= len(shapes):
             shapes.extend([None] * (code + 1 - len(shapes)))
         shapes[code] = shape
@@ -228,7 +235,7 @@ class Unit:
             shape = shapes[code] if code < len(shapes) else None
             if shape is None:
                 shape = shape_of(code)
-            _, children, sibling, fixed, _ = shape
+            _, children, sibling, fixed, _, _ = shape
             if children:
                 if sibling >= 0:
                     target = sibling_at(buf, pos + sibling)[0]
@@ -304,3 +311,8 @@ class Unit:
             unit = self.dwarf.unit_containing(target, hint=unit)
             _, attrs, _ = unit.read_die(target - unit.offset)
         return None
+
+
+def _size_or_minus(size: int | None) -> int:
+    """A form's fixed size, or -1 for variable-size and indirect forms."""
+    return -1 if size is None or size < 0 else size
