@@ -1,0 +1,189 @@
+"""What the fuzzer feeds each input to, inside a worker process.
+
+``check_log`` runs a console log through ``parse`` (both title styles, bytes and str),
+``contains_crash``, signatures, ``Symbolizer.annotate``/``symbolize``, ``bisectlog.read``
+and the CLI (``crashsig parse``, ``crashsig bisect-log``, text and JSON); the job options
+choose the costlier variants (title style 2020 and str input, CLI) for a share of inputs. ``check_elf``
+runs an ELF file through ``kernel_signature`` and ``Symbolizer`` (every address of every
+function of the pristine seed, symbol lookups, annotate, and the on-disk index). A
+``CrashsigError`` is an allowed answer; any other exception, a traceback on stderr, an
+unexpected exit status or a broken invariant is a problem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from fuzz_pool import Result
+
+import crashsig
+from crashsig import bisectlog, cli
+from crashsig.errors import CrashsigError
+
+MODULE = "fzmod"
+
+
+class _Checker:
+    """Runs calls, counting crashsig errors and recording everything else as a problem."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.errors = 0
+
+    def call(self, what: str, fn: Callable[[], object]) -> object:
+        try:
+            return fn()
+        except CrashsigError:
+            self.errors += 1
+        except Exception as exc:  # noqa: BLE001  # the finding itself
+            self.problems.append(f"{what}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-6)}")
+        return None
+
+    def expect(self, ok: bool, message: str) -> None:
+        if not ok:
+            self.problems.append(message)
+
+    def result(self) -> Result:
+        return Result(tuple(self.problems), self.errors)
+
+
+class Workspace:
+    """Per-worker state: a scratch directory and the symbolizer used on logs."""
+
+    dir: Path
+    symbolizer: crashsig.Symbolizer | None = None
+
+    @classmethod
+    def setup(cls, vmlinux: str, module: str) -> None:
+        """Create the scratch dir and open the log symbolizer (runs once in each worker)."""
+        logging.disable(logging.CRITICAL)  # index-build warnings would flood the terminal
+        cls.dir = Path(tempfile.mkdtemp(prefix="crashsig-fuzz-"))
+        cls.symbolizer = crashsig.Symbolizer(vmlinux, modules={MODULE: module}, use_cache=False)
+
+
+@contextlib.contextmanager
+def _captured_stdio() -> Iterator[io.StringIO]:
+    """stdout as a pipe would be (UTF-8, strict), stderr captured."""
+    out = io.TextIOWrapper(open(os.devnull, "wb"), encoding="utf-8", errors="strict")  # noqa: SIM115
+    err = io.StringIO()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        yield err
+    finally:
+        sys.stdout, sys.stderr = saved
+        with contextlib.suppress(Exception):
+            out.close()
+
+
+def _run_cli(check: _Checker, argv: list[str], statuses: tuple[int, ...]) -> None:
+    """Run ``crashsig ARGV`` in-process; exit status 2 with a one-line message is an allowed error."""
+    with _captured_stdio() as err:
+        status = check.call(f"crashsig {' '.join(argv)}", lambda: cli.main(argv))
+    check.expect(status is None or status in statuses, f"crashsig {argv[0]}: exit status {status}, expected {statuses}")
+    check.expect(
+        "Traceback" not in err.getvalue(), f"crashsig {argv[0]}: traceback on stderr:\n{err.getvalue()[-2000:]}"
+    )
+    if status == 2 and argv[0] == "parse":  # bisect-log says 2 for "not a bisection log"
+        check.errors += 1
+
+
+def _check_reports(check: _Checker, log: bytes, reports: list[crashsig.Report]) -> None:
+    for report in reports:
+        check.expect(isinstance(report.title, str) and bool(report.title), f"empty title: {report!r:.300}")
+        check.expect(
+            0 <= report.start <= report.end <= len(log),
+            f"offsets {report.start}..{report.end} outside a {len(log)}-byte log ({report.title!r})",
+        )
+
+
+def check_log(log: bytes, options: dict[str, object]) -> Result:
+    """Feed one console log to every log consumer."""
+    check = _Checker()
+    reports = check.call("parse", lambda: crashsig.parse(log))
+    if isinstance(reports, list):
+        _check_reports(check, log, reports)
+        for report in reports[:20]:
+            check.call("signature", lambda r=report: (r.signature, crashsig.same_crash(r, reports[0])))
+            if Workspace.symbolizer is not None:
+                check.call("Symbolizer.symbolize", lambda r=report: Workspace.symbolizer.symbolize(r))
+    if options.get("variants"):
+        check.call("parse 2020", lambda: crashsig.parse(log, title_style="2020"))
+        check.call("parse str", lambda: crashsig.parse(log.decode("utf-8", "replace")))
+    check.call("contains_crash", lambda: crashsig.contains_crash(log))
+    if Workspace.symbolizer is not None:
+        check.call("Symbolizer.annotate", lambda: Workspace.symbolizer.annotate(log))
+    check.call("bisectlog.read", lambda: bisectlog.read(log))
+    if options.get("cli"):
+        path = Workspace.dir / "input.log"
+        path.write_bytes(log)
+        json_args = ["--format", "json"] if options.get("json") else []
+        _run_cli(check, ["parse", *json_args, str(path)], (0, 2))
+        _run_cli(check, ["bisect-log", *json_args, str(path)], (0, 1, 2))
+    return check.result()
+
+
+def _lookups(
+    check: _Checker, sym: crashsig.Symbolizer, functions: list[tuple[str, int, int]], module: str | None
+) -> None:
+    for name, address, size in functions:
+        for addr in range(address, address + size):
+            check.call(f"lookup {addr:#x}", lambda a=addr: sym.lookup(a, module=module))
+        for offset in (0, size // 2, size - 1):
+            check.call(
+                f"lookup_symbol {name}+{offset:#x}",
+                lambda n=name, o=offset, s=size: sym.lookup_symbol(n, o, module=module, size=s, return_address=True),
+            )
+        check.call(f"describe {address:#x}", lambda a=address: sym.describe(a, module))
+
+
+def _symbolize_oops(check: _Checker, sym: crashsig.Symbolizer, log: bytes) -> None:
+    check.call("Symbolizer.annotate", lambda: sym.annotate(log))
+    for report in check.call("parse", lambda: crashsig.parse(log)) or ():
+        check.call("Symbolizer.symbolize", lambda r=report: sym.symbolize(r))
+
+
+def check_elf(data: bytes, options: dict[str, object]) -> Result:
+    """Feed one ELF file to ``kernel_signature`` and ``Symbolizer``."""
+    check = _Checker()
+    path = Workspace.dir / "input.elf"
+    path.write_bytes(data)
+    check.call("kernel_signature", lambda: crashsig.kernel_signature(path))
+    functions: list[tuple[str, int, int]] = options["functions"]  # type: ignore[assignment]
+    log: bytes = options["log"]  # type: ignore[assignment]
+    cache = Path(tempfile.mkdtemp(dir=Workspace.dir)) if options.get("cache") else None
+    rounds = 2 if cache else 1  # with a cache: build the index, then use it in a fresh Symbolizer
+    try:
+        for _ in range(rounds):
+            if options.get("relocatable"):
+                make = lambda: crashsig.Symbolizer(
+                    options["host"],
+                    modules={MODULE: path},
+                    cache_dir=cache,
+                    use_cache=cache is not None,
+                )
+                module: str | None = MODULE
+            else:
+                make = lambda: crashsig.Symbolizer(path, cache_dir=cache, use_cache=cache is not None)
+                module = None
+            sym = check.call("Symbolizer", make)
+            if isinstance(sym, crashsig.Symbolizer):
+                _lookups(check, sym, functions, module)
+                _symbolize_oops(check, sym, log)
+                check.call("Symbolizer.close", sym.close)
+    finally:
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
+    return check.result()
+
+
+TARGETS = {"log": check_log, "elf": check_elf}

@@ -1,0 +1,149 @@
+"""Bounded fuzzing with fixed seeds: the CI-sized version of ``benchmarks/fuzz.py``.
+
+Mutated console logs go through ``parse``, ``annotate``, ``bisectlog.read`` and the CLI;
+mutated ELF files (gcc and clang, DWARF 4 and 5, linked and relocatable, built here from
+``fuzz_data/``) go through ``Symbolizer`` and ``kernel_signature``. Each input runs in a
+worker with a CPU budget and an address-space limit linear in its size. The only allowed
+failures are ``CrashsigError`` subclasses. The harness itself is tested first: an
+exception, a hang and a memory blow-up in a target must each be reported as a failure.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import fuzz
+import fuzz_logs
+import fuzz_pool
+from fuzz_pool import Job, Outcome, Pool, Result
+
+LOGS = 600
+ELFS = 400
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> fuzz.Inputs:
+    seeds = fuzz.build_seeds(tmp_path_factory.mktemp("fuzz-seeds"))
+    return fuzz.Inputs(1, fuzz_logs.Corpus.load(fuzz.extra_logs(seeds)), seeds, frozenset())
+
+
+@pytest.fixture(scope="module")
+def pool(inputs: fuzz.Inputs) -> Iterator[Pool]:
+    workers = fuzz.make_pool(2, inputs.seeds)
+    yield workers
+    workers.close()
+
+
+def _failures(outcomes: Iterator[Outcome]) -> list[str]:
+    return [f"{o.job.description[:200]}: {o.result.problems}"[:3000] for o in outcomes if o.result.problems]
+
+
+def _raise(data: bytes, options: dict[str, object]) -> Result:
+    return {}["missing"]  # type: ignore[no-any-return]
+
+
+def _spin(data: bytes, options: dict[str, object]) -> Result:
+    while True:
+        pass
+
+
+def _hog(data: bytes, options: dict[str, object]) -> Result:
+    return Result((str(len(bytearray(1 << 34))),))
+
+
+def test_harness_reports_exceptions_hangs_and_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fuzz_pool, "CPU_BASE_S", 1.0)
+    harness = Pool(1, {"raise": _raise, "spin": _spin, "hog": _hog})
+    try:
+        outcomes = {
+            o.job.target: o.result.problems
+            for o in harness.run(
+                iter(
+                    [
+                        Job("raise", "raise", b""),
+                        Job("spin", "spin", b""),
+                        Job("hog", "hog", b""),
+                        Job("raise", "again", b""),
+                    ]
+                )
+            )
+        }
+    finally:
+        harness.close()
+    assert "KeyError" in outcomes["raise"][0]
+    assert outcomes["spin"][0].startswith("timeout:")
+    assert outcomes["hog"][0].startswith("MemoryError")
+
+
+def test_mutated_logs(inputs: fuzz.Inputs, pool: Pool) -> None:
+    jobs = (inputs.log(i) for i in range(LOGS))
+    assert _failures(pool.run(jobs)) == []
+
+
+def test_truncation_at_every_oops_line(inputs: fuzz.Inputs, pool: Pool) -> None:
+    """Every log of the project's own QEMU and seed corpus, cut before, inside and after each oops line."""
+    logs = [log for name, log in inputs.corpus.logs if name.startswith(("corpus/qemu/", "corpus/seed/"))]
+    jobs = [
+        Job("log", f"{i}: truncated", cut, {"cli": i % 3 == 0})
+        for i, cut in enumerate(cut for log in logs for cut in fuzz_logs.truncations(log))
+    ]
+    assert len(jobs) >= 200
+    assert _failures(pool.run(iter(jobs))) == []
+
+
+def test_giant_inputs(inputs: fuzz.Inputs, pool: Pool) -> None:
+    rng = random.Random(3)
+    base = dict(inputs.corpus.logs)["corpus/seed/syzbot-kvm-bisection.log"]
+    units = (b"x", b"\0", b"\xff", b" f+0x1/0x2", b"WARNING: ", b"Call Trace:", b"BUG: KASAN: ")
+    jobs = [
+        Job(
+            "log",
+            f"10 MB line of {unit!r}",
+            base + (unit * (fuzz_logs.BIG_LINE // len(unit))) + b"\n" + base,
+            {"cli": True},
+        )
+        for unit in units
+    ]
+    jobs.append(Job("log", "20 000 headers", fuzz_logs.many_headers(rng, 20_000), {}))
+    assert _failures(pool.run(iter(jobs))) == []
+
+
+def test_mutated_elf_files(inputs: fuzz.Inputs, pool: Pool) -> None:
+    start = time.monotonic()
+    jobs = (inputs.elf(i) for i in range(ELFS))
+    assert _failures(pool.run(jobs)) == []
+    assert time.monotonic() - start < 600  # a backstop, not a benchmark
+
+
+def test_seeds_cover_every_mutation_class_and_dwarf_version(inputs: fuzz.Inputs) -> None:
+    """The seeds expose fields for every structured ELF class (the mapping did not go stale)."""
+    for seed in inputs.seeds:
+        if "-gz" in seed.name:
+            continue  # compressed DWARF: only header and generic mutations apply
+        wanted = {
+            "elf-header",
+            "section-header",
+            "symtab",
+            "unit-header",
+            "die-form",
+            "abbrev",
+            "line-header",
+            "line-opcode",
+            "debug-section",
+        } | ({"reloc"} if seed.relocatable else set())
+        assert {kind for kind, fields in seed.fields.items() if fields} >= wanted, seed.name
+    versions = {
+        int.from_bytes(seed.data[f.offset : f.offset + 2], "little")
+        for seed in inputs.seeds
+        for f in seed.fields["unit-header"]
+        if f.label == "cu.version"
+    }
+    assert versions == {4, 5}
