@@ -17,7 +17,7 @@ from crashsig.symbolize.location import Location
 from crashsig.symbolize.symbols import Symbol, SymbolTable
 from crashsig.symbolize.unit import Attrs, Unit
 
-_LINE_TABLES = 32
+_LINE_TABLES = 16
 _RESULTS = 65536
 
 

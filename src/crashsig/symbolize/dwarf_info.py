@@ -19,7 +19,7 @@ from crashsig.symbolize.reader import initial_length, uleb, unsigned
 from crashsig.symbolize.reloc import relocate
 from crashsig.symbolize.unit import Unit
 
-_UNIT_CACHE = 16
+_UNIT_CACHE = 8
 _ABBREV_CACHE = 64
 _WINDOW = 256
 

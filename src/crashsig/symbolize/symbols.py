@@ -94,9 +94,10 @@ class SymbolTable:
         else:
             addrs = list(itertools.compress(self._values, mask))
         order = sorted(range(len(indices)), key=addrs.__getitem__)
-        sorted_idx = [indices[k] for k in order]
-        sorted_addr = [addrs[k] for k in order]
-        return sorted_idx, sorted_addr, sorted(set(sorted_addr))
+        if len(order) > 1:  # itemgetter picks in C; it returns a bare item for one index
+            pick = operator.itemgetter(*order)
+            indices, addrs = list(pick(indices)), list(pick(addrs))
+        return indices, addrs, list(dict.fromkeys(addrs))
 
     def _address(self, index: int) -> int:
         return self.image.section_bases[self._shndx[index]] + self._values[index] if self.image.is_relocatable else self._values[index]
