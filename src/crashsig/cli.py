@@ -16,6 +16,10 @@ from types import ModuleType
 from crashsig.errors import CrashsigError
 
 EXIT_USAGE = 2
+DESCRIPTION = (
+    "crashsig: turn Linux kernel console logs into answers (parse oopses with syzbot titles, "
+    "symbolize frames, compute signatures, bisect without being derailed)."
+)
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -37,7 +41,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     exists (start-up time: ``crashsig symbolize`` needs neither the parser nor QEMU);
     otherwise every subcommand is.
     """
-    parser = _ArgumentParser(prog="crashsig", description=__doc__.splitlines()[0])
+    parser = _ArgumentParser(prog="crashsig", description=DESCRIPTION)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     subparsers.required = True
     single = _command_module(command) if command else None

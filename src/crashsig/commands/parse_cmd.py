@@ -66,8 +66,11 @@ def report_to_json(report: Report) -> dict[str, object]:
 
 
 def _guilty_frame(report: Report) -> str:
-    reliable = [f for f in report.frames if f.reliable]
-    return report.frame or (reliable[0].function if reliable else "-")
+    """The title's frame; when the title names none, the first reliable frame, marked so."""
+    if report.frame:
+        return report.frame
+    reliable = [f for f in report.frames if f.reliable and not f.inline]
+    return f"{reliable[0].function} (first reliable frame)" if reliable else "-"
 
 
 def format_text(name: str, reports: list[Report]) -> str:
