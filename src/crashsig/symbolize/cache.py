@@ -68,7 +68,7 @@ class IndexCache:
         log.info("building the symbol index of %s in %s (once per build-id)", binary.path, target)
         try:
             write_index(binary, target)
-        except (CrashsigError, OSError, IndexError, struct.error, ValueError, OverflowError, RecursionError) as exc:
+        except (CrashsigError, OSError, IndexError, KeyError, struct.error, ValueError, OverflowError, RecursionError) as exc:
             log.warning("cannot build the index of %s (%s: %s); looking up directly", binary.path, type(exc).__name__, exc)
             return None
         log.info("built %s in %.1f s", target, time.monotonic() - start)
