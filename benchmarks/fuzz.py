@@ -145,6 +145,22 @@ def run(pool: Pool, jobs: Iterator[Job], stats: Stats, progress: float = 30.0) -
     print(stats.line(time.monotonic() - start), flush=True)
 
 
+def replay(inputs: Inputs, kind: str, path: str) -> int:
+    """Run one saved failing input in this process; print its problems."""
+    data = Path(path).read_bytes()
+    if kind == "log":
+        job = Job("log", path, data, {"variants": True, "cli": True})
+    else:
+        job = inputs.elf_job(next(s for s in inputs.seeds if s.name == kind), path, data)
+    host = next(s for s in inputs.seeds if not s.relocatable)
+    Workspace.setup(str(host.path), str(next(s for s in inputs.seeds if s.relocatable).path))
+    result = TARGETS[job.target](job.data, job.options)
+    print(f"{path}: {result.errors} crashsig errors, {len(result.problems)} problems")
+    for problem in result.problems:
+        print(problem)
+    return 1 if result.problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
@@ -162,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
         help="leave out a mutation class (repeatable)",
     )
     parser.add_argument(
+        "--replay",
+        metavar="KIND:FILE",
+        help="run one saved input in this process and print its problems; KIND is 'log' or the seed "
+        "ELF the input was mutated from (e.g. clang-dwarf5-rel)",
+    )
+    parser.add_argument(
         "--save",
         type=Path,
         default=Path(tempfile.gettempdir()) / "crashsig-fuzz-failures",
@@ -170,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seeds = build_seeds(Path(tempfile.gettempdir()) / "crashsig-fuzz-seeds")
     inputs = Inputs(args.seed, Corpus.load(extra_logs(seeds)), seeds, frozenset(args.skip))
+    if args.replay:
+        return replay(inputs, *args.replay.split(":", 1))
     deadline = time.monotonic() + (args.minutes * 60 if args.minutes else float("inf"))
     print(
         f"fuzz: seed {args.seed}, {len(inputs.corpus.logs)} seed logs, {len(seeds)} seed ELF files, "

@@ -114,8 +114,11 @@ def truncations(log: bytes) -> Iterator[bytes]:
 
 
 def _truncate_at_oops(log: bytes, rng: random.Random, _: Corpus) -> bytes:
-    cuts = list(truncations(log))
-    return rng.choice(cuts) if cuts else log[: rng.randrange(len(log) + 1)]
+    lines = oops_line_offsets(log)
+    if not lines:
+        return log[: rng.randrange(len(log) + 1)]
+    start, end = rng.choice(lines)
+    return log[: rng.choice((start, (start + end) // 2, end))]
 
 
 def _truncate_anywhere(log: bytes, rng: random.Random, _: Corpus) -> bytes:

@@ -38,6 +38,7 @@ class _Checker:
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.errors = 0
+        self._seen: set[tuple[str, str]] = set()
 
     def call(self, what: str, fn: Callable[[], object]) -> object:
         try:
@@ -45,7 +46,10 @@ class _Checker:
         except CrashsigError:
             self.errors += 1
         except Exception as exc:  # noqa: BLE001  # the finding itself
-            self.problems.append(f"{what}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-6)}")
+            key = (what.split()[0], type(exc).__name__)
+            if key not in self._seen:  # one traceback per API and exception type
+                self._seen.add(key)
+                self.problems.append(f"{what}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-6)}")
         return None
 
     def expect(self, ok: bool, message: str) -> None:

@@ -123,6 +123,31 @@ def test_mutated_elf_files(inputs: fuzz.Inputs, pool: Pool) -> None:
     assert time.monotonic() - start < 600  # a backstop, not a benchmark
 
 
+# Inputs the long fuzz runs found, rebuilt from the seeds by field label (compiler output
+# moves offsets around): (seed, field label, which occurrence, new value, what went wrong).
+REGRESSIONS = [
+    ("gcc-dwarf5", "e_shoff", 0, 0xFFFF_FFFF_FFFF_FFFF, "kernel_signature: ValueError from seek()"),
+    ("clang-dwarf5-rel", "line.extended_length", 0, 0x17, "DW_LNE_set_address of 22 bytes: KeyError"),
+    ("gcc-dwarf4", "line.extended_length", 0, 0x1, "DW_LNE_set_address of 0 bytes: KeyError"),
+]
+
+
+@pytest.mark.parametrize(("seed_name", "label", "nth", "value", "why"), REGRESSIONS, ids=[r[4] for r in REGRESSIONS])
+def test_fuzz_regressions(
+    inputs: fuzz.Inputs, pool: Pool, seed_name: str, label: str, nth: int, value: int, why: str
+) -> None:
+    seed = next(s for s in inputs.seeds if s.name == seed_name)
+    field = [f for kind in seed.fields.values() for f in kind if f.label == label][nth]
+    data = bytearray(seed.data)
+    if field.leb:
+        data[field.offset] = value
+    else:
+        data[field.offset : field.offset + field.size] = value.to_bytes(field.size, "little")
+    outcomes = list(pool.run(iter([inputs.elf_job(seed, why, bytes(data), cache=True)])))
+    assert _failures(iter(outcomes)) == []
+    assert outcomes[0].result.errors > 0  # the corruption was noticed, and reported as a crashsig error
+
+
 def test_seeds_cover_every_mutation_class_and_dwarf_version(inputs: fuzz.Inputs) -> None:
     """The seeds expose fields for every structured ELF class (the mapping did not go stale)."""
     for seed in inputs.seeds:

@@ -78,7 +78,11 @@ def _unpack(fmt: str, data: bytes, what: str, path: str, offset: int) -> tuple[i
 
 
 def _read_at(stream: BufferedReader, offset: int, size: int) -> bytes:
-    stream.seek(offset)
+    """Up to ``size`` bytes at ``offset``; short (maybe empty) past the end of the file."""
+    try:
+        stream.seek(offset)
+    except (ValueError, OverflowError):  # an offset no file can reach (corrupt header)
+        return b""
     return stream.read(size)
 
 

@@ -50,9 +50,12 @@ def unsigned(buf: bytes, pos: int, size: int) -> int:
     """Read a little-endian unsigned integer of ``size`` bytes (1, 2, 3, 4 or 8)."""
     if size == 3:
         return buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16
+    reader = _UNSIGNED.get(size)
+    if reader is None:  # a corrupt address size or DW_LNE_set_address length
+        raise ValueError(f"unsupported integer size {size}")
     if pos + size > len(buf):
         raise IndexError(pos)
-    return int(_UNSIGNED[size].unpack_from(buf, pos)[0])
+    return int(reader.unpack_from(buf, pos)[0])
 
 
 def cstring(buf: bytes, pos: int) -> tuple[bytes, int]:
