@@ -10,41 +10,26 @@ loop comes near its speed; otherwise, and if grep fails, a pure-Python scan runs
 from __future__ import annotations
 
 import contextlib
-import gzip
 import lzma
 import mmap
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from crashsig.errors import InputError
+from crashsig.logfile import STDIN, open_log_stream
 from crashsig.oopsindex import SCAN_LITERALS, OopsIndex, scan_line_starts
 from crashsig.parse import Symbolizing, iter_index_reports
 from crashsig.types import Report
 
-STDIN = "-"
 GREP_MIN_SIZE = 32 << 20
 _SCAN_CHUNK = 64 << 20
 _COPY_CHUNK = 1 << 20
 _GREP_SECONDS_PER_GB = 120
-
-
-def open_log_stream(name: str) -> BinaryIO:
-    """Open a log for reading: a plain, ``.gz`` or ``.xz`` file, or ``-`` for stdin."""
-    if name == STDIN:
-        return sys.stdin.buffer
-    path = Path(name)
-    if name.endswith(".gz"):
-        return gzip.open(path)  # type: ignore[return-value]
-    if name.endswith(".xz"):
-        return lzma.open(path)  # type: ignore[return-value]
-    return open(path, "rb")
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ import lzma
 from collections.abc import Iterator
 
 from crashsig.errors import InputError
-from crashsig.stream import STDIN, open_log_stream
+from crashsig.logfile import STDIN, open_log_stream
 
 
 def iter_inputs(files: list[str]) -> Iterator[str]:

@@ -1,0 +1,24 @@
+"""Opening log inputs: plain, gzip or xz files, or standard input (no parser import)."""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+STDIN = "-"
+"""The input name that means standard input."""
+
+
+def open_log_stream(name: str) -> BinaryIO:
+    """Open a log for reading: a plain, ``.gz`` or ``.xz`` file, or ``-`` for stdin."""
+    if name == STDIN:
+        return sys.stdin.buffer
+    path = Path(name)
+    if name.endswith(".gz"):
+        return gzip.open(path)  # type: ignore[return-value]
+    if name.endswith(".xz"):
+        return lzma.open(path)  # type: ignore[return-value]
+    return open(path, "rb")
