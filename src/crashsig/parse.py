@@ -45,13 +45,37 @@ _RIP_LINE_RE = re.compile(rb"^(?:RIP|IP|NIP|pc |PC is at):? ")
 
 
 @attrs.define
+class _FrameLines:
+    """Frame lines of the oops's first trace: from the RIP/trace start to ``end trace``."""
+
+    lines: list[tuple[bytes, bool]] = attrs.Factory(list)
+    in_trace: bool = False
+    done: bool = False
+
+    def add_reliable(self, text: bytes) -> None:
+        self.done = self.done or _END_OF_TRACE in text
+        starts = bool(_RIP_LINE_RE.match(text)) or is_stack_start(text) or is_frame_line(text)
+        self.in_trace = not self.done and (self.in_trace or starts)
+        if self.in_trace:
+            self.lines.append((text, True))
+
+    def add_unreliable(self, text: bytes) -> None:
+        if self.in_trace:
+            self.lines.append((text, False))
+
+    def frames(self) -> tuple[Frame, ...]:
+        parsed = (parse_frame_line(text, reliable=reliable) for text, reliable in self.lines)
+        return tuple(f for f in parsed if f is not None)
+
+
+@attrs.define
 class _Body:
     """The oopsing context's lines from the oops line on."""
 
     prefix: list[bytes] = attrs.Factory(list)
     text: bytearray = attrs.Factory(bytearray)
     title_end: int = 0
-    frame_lines: list[tuple[bytes, bool]] = attrs.Factory(list)
+    frame_lines: _FrameLines = attrs.Factory(_FrameLines)
 
 
 def _lines_from(log: Buffer, pos: int) -> Iterator[tuple[int, bytes]]:
@@ -110,7 +134,7 @@ def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes, *, wh
     own_context_only = console.has_caller_id(context)
     min_lines = _min_lines_before_tail_cut(log[oops_line.start : oops_line.end])
     text_lines = 0
-    skip_rest = cpu_traceback = in_trace = trace_done = False
+    skip_rest = cpu_traceback = False
     for count, (pos, raw) in enumerate(_lines_from(log, oops_line.start)):
         if count >= MAX_REPORT_LINES or len(body.text) >= MAX_REPORT_BYTES or pos >= stop:
             break
@@ -119,8 +143,8 @@ def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes, *, wh
             raw = log[oops_line.start : oops_line.end]  # whole: the header may sit far in
         line = console.split_line(raw)
         in_context = line.context == context or (cpu_traceback and console.is_cpu_context(line.context))
-        if not is_oops_line and in_context and line.questionable and in_trace:
-            body.frame_lines.append((line.text, False))
+        if not is_oops_line and in_context and line.questionable:
+            body.frame_lines.add_unreliable(line.text)
         if not is_oops_line and (line.questionable or not in_context):
             continue
         text_lines += 1
@@ -139,11 +163,7 @@ def _collect_body(index: OopsIndex, oops_line: HeaderLine, context: bytes, *, wh
         body.text += text + b"\n"
         if (second is None or pos < second or own_context_only) and text_lines <= MAX_TITLE_LINES:
             body.title_end = len(body.text)
-            trace_done = trace_done or _END_OF_TRACE in text
-            starts_trace = bool(_RIP_LINE_RE.match(text)) or is_stack_start(text) or is_frame_line(text)
-            in_trace = not trace_done and (in_trace or starts_trace)
-            if in_trace:
-                body.frame_lines.append((text, True))
+            body.frame_lines.add_reliable(text)
     return body
 
 
@@ -171,11 +191,6 @@ def _corruption(title: str, report: bytes, description: Description) -> str:
         if key is not RISCV_STACK_START and corrupted:
             return "no frames in a stack trace"
     return "" if has_stack else "no stack trace in report"
-
-
-def _frames(body: _Body) -> tuple[Frame, ...]:
-    parsed = (parse_frame_line(text, reliable=reliable) for text, reliable in body.frame_lines)
-    return tuple(f for f in parsed if f is not None)
 
 
 class Symbolizing(Protocol):
@@ -231,7 +246,7 @@ def parse_raw(
         end=end,
         text=text.decode("utf-8", "replace"),
         text_start=len(prefix_text.decode("utf-8", "replace")),
-        frames=_frames(body),
+        frames=body.frame_lines.frames(),
         guilty_file=extract_guilty_file(title, report) or None,
     )
     return RawReport(parsed, text, len(prefix_text))
