@@ -98,3 +98,17 @@ def test_test_corpus_on_syzkaller_dev_split() -> None:
     passed, failed = (int(w) for w in result.stdout.split()[::2][:2])
     assert passed + failed == 532
     assert passed / (passed + failed) >= 0.99
+
+
+def test_follow_on_reports_are_marked(capsys: pytest.CaptureFixture[str]) -> None:
+    case = REPO / "tests" / "corpus" / "qemu" / "kernel-bug.txt"
+    log = case.read_bytes().split(b"\n\n", 1)[1]
+    path = REPO / "build-test-kernel-bug.log"
+    try:
+        path.write_bytes(log)
+        assert main(["parse", str(path)]) == 0
+    finally:
+        path.unlink()
+    blocks = capsys.readouterr().out.split("\n\n")
+    assert "kernel BUG in crashmod_bug" in blocks[0] and "follows:" not in blocks[0]
+    assert all("follows:  report 1" in block for block in blocks[1:])

@@ -78,6 +78,7 @@ def format_text(name: str, reports: list[Report]) -> str:
     if not reports:
         return f"{name}: no crash found\n"
     blocks = []
+    primary, primary_end = 0, -1
     for number, report in enumerate(reports, 1):
         lines = [
             f"{name}: report {number} of {len(reports)}",
@@ -88,6 +89,11 @@ def format_text(name: str, reports: list[Report]) -> str:
             f"  offsets:  {report.start}-{report.end}",
         ]
         lines += [f"  alt:      {alt}" for alt in report.alt_titles]
+        if report.start < primary_end:
+            # Lines such as "invalid opcode" or "Kernel panic" after a BUG: the same crash.
+            lines.append(f"  follows:  report {primary} (a follow-on line of the same crash)")
+        else:
+            primary, primary_end = number, report.end
         if report.corrupted:
             lines.append(f"  corrupted: {report.corrupted_reason or 'yes'}")
         if report.suppressed:
