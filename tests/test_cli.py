@@ -100,15 +100,11 @@ def test_test_corpus_on_syzkaller_dev_split() -> None:
     assert passed / (passed + failed) >= 0.99
 
 
-def test_follow_on_reports_are_marked(capsys: pytest.CaptureFixture[str]) -> None:
+def test_follow_on_reports_are_marked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     case = REPO / "tests" / "corpus" / "qemu" / "kernel-bug.txt"
-    log = case.read_bytes().split(b"\n\n", 1)[1]
-    path = REPO / "build-test-kernel-bug.log"
-    try:
-        path.write_bytes(log)
-        assert main(["parse", str(path)]) == 0
-    finally:
-        path.unlink()
+    path = tmp_path / "console.log"
+    path.write_bytes(case.read_bytes().split(b"\n\n", 1)[1])
+    assert main(["parse", str(path)]) == 0
     blocks = capsys.readouterr().out.split("\n\n")
     assert "kernel BUG in crashmod_bug" in blocks[0] and "follows:" not in blocks[0]
     assert all("follows:  report 1" in block for block in blocks[1:])
