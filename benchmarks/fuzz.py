@@ -22,6 +22,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fuzz_elfs import ELF_CLASSES, Seed, build_seeds, mutate_elf, oops_log
@@ -53,6 +55,9 @@ class Inputs:
         """Mutated ELF file number ``index``."""
         rng = random.Random(f"{self.seed}:elf:{index}")
         seed = self.seeds[index % len(self.seeds)]
+        if index % 5 == 4 and "index" not in self.skip:  # the pristine file, its on-disk index corrupted
+            job = self.elf_job(seed, f"elf {index}: {seed.name} [corrupt index]", seed.data, cache=True)
+            return attrs.evolve(job, options={**job.options, "corrupt_index": rng.randrange(1 << 32)})
         description, data = mutate_elf(seed, rng, self.skip)
         return self.elf_job(seed, f"elf {index}: {description}", data, cache=index % 4 == 3)
 
@@ -174,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="CLASS",
-        choices=sorted({*MUTATORS, *ELF_CLASSES}),
+        choices=sorted({*MUTATORS, *ELF_CLASSES, "index"}),
         help="leave out a mutation class (repeatable)",
     )
     parser.add_argument(

@@ -5,7 +5,8 @@
 and the CLI (``crashsig parse``, ``crashsig bisect-log``, text and JSON); the job options
 choose the costlier variants (title style 2020 and str input, CLI) for a share of inputs. ``check_elf``
 runs an ELF file through ``kernel_signature`` and ``Symbolizer`` (every address of every
-function of the pristine seed, symbol lookups, annotate, and the on-disk index). A
+function of the pristine seed, symbol lookups, annotate, and the on-disk index, which
+some jobs corrupt between building and using it). A
 ``CrashsigError`` is an allowed answer; any other exception, a traceback on stderr, an
 unexpected exit status or a broken invariant is a problem.
 """
@@ -16,6 +17,7 @@ import contextlib
 import io
 import logging
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -23,6 +25,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from fuzz_elfs import mutate_index
 from fuzz_pool import Result
 
 import crashsig
@@ -39,6 +42,8 @@ class _Checker:
         self.problems: list[str] = []
         self.errors = 0
         self._seen: set[tuple[str, str]] = set()
+        self.context: list[str] = []
+        """What was done to the input inside the worker (named in every problem)."""
 
     def call(self, what: str, fn: Callable[[], object]) -> object:
         try:
@@ -57,7 +62,8 @@ class _Checker:
             self.problems.append(message)
 
     def result(self) -> Result:
-        return Result(tuple(self.problems), self.errors)
+        context = "".join(f"[{c}] " for c in self.context)
+        return Result(tuple(context + p for p in self.problems), self.errors)
 
 
 class Workspace:
@@ -156,6 +162,14 @@ def _symbolize_oops(check: _Checker, sym: crashsig.Symbolizer, log: bytes) -> No
         check.call("Symbolizer.symbolize", lambda r=report: sym.symbolize(r))
 
 
+def _corrupt_indexes(check: _Checker, cache: Path | None, rng: random.Random) -> None:
+    """Replace every index file in ``cache`` with a corrupted copy (findings name the corruption)."""
+    for index in sorted(cache.glob("*.idx")) if cache else ():
+        description, data = mutate_index(index.read_bytes(), rng)
+        index.write_bytes(data)
+        check.context.append(description)
+
+
 def check_elf(data: bytes, options: dict[str, object]) -> Result:
     """Feed one ELF file to ``kernel_signature`` and ``Symbolizer``."""
     check = _Checker()
@@ -167,7 +181,9 @@ def check_elf(data: bytes, options: dict[str, object]) -> Result:
     cache = Path(tempfile.mkdtemp(dir=Workspace.dir)) if options.get("cache") else None
     rounds = 2 if cache else 1  # with a cache: build the index, then use it in a fresh Symbolizer
     try:
-        for _ in range(rounds):
+        for round_ in range(rounds):
+            if round_ and options.get("corrupt_index") is not None:
+                _corrupt_indexes(check, cache, random.Random(options["corrupt_index"]))
             if options.get("relocatable"):
                 make = lambda: crashsig.Symbolizer(
                     options["host"],

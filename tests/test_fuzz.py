@@ -10,13 +10,18 @@ exception, a hang and a memory blow-up in a target must each be reported as a fa
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+import crashsig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
@@ -146,6 +151,70 @@ def test_fuzz_regressions(
     outcomes = list(pool.run(iter([inputs.elf_job(seed, why, bytes(data), cache=True)])))
     assert _failures(iter(outcomes)) == []
     assert outcomes[0].result.errors > 0  # the corruption was noticed, and reported as a crashsig error
+
+
+def _edit_directory(edit: Callable[[dict[str, Any]], object]) -> Callable[[bytes], bytes]:
+    """An index corruption that rewrites the JSON directory (and its size in the header)."""
+
+    def corrupt(data: bytes) -> bytes:
+        where = int.from_bytes(data[8:16], "little")
+        header = json.loads(data[where:])
+        edit(header)
+        blob = json.dumps(header).encode()
+        return data[:16] + len(blob).to_bytes(8, "little") + data[24:where] + blob
+
+    return corrupt
+
+
+def _header_field(pos: int, value: int) -> Callable[[bytes], bytes]:
+    return lambda data: data[:pos] + value.to_bytes(8, "little") + data[pos + 8 :]
+
+
+# Damaged on-disk indexes (a crash while writing, a foreign file, bit rot): the header
+# ones must be ignored and the index rebuilt; the table ones give DwarfError at worst.
+INDEX_CORRUPTIONS = {
+    "directory size 2**64-1 (MemoryError/OverflowError)": (_header_field(16, 2**64 - 1), True),
+    "directory offset 2**63 (OverflowError)": (_header_field(8, 2**63), True),
+    "table entry of the wrong type (TypeError)": (
+        _edit_directory(lambda h: h["tables"]["syms"].__setitem__(0, [])),
+        True,
+    ),
+    "directory without build_id (KeyError)": (_edit_directory(lambda h: h.pop("build_id")), True),
+    "names table missing (KeyError)": (_edit_directory(lambda h: h["tables"].pop("names")), False),
+    "one names bucket row (ZeroDivisionError)": (
+        _edit_directory(lambda h: h["tables"]["names_first"].__setitem__(2, 1)),
+        False,
+    ),
+    "empty string offsets (ValueError)": (
+        _edit_directory(lambda h: h["tables"]["str_offsets"].__setitem__(2, 0)),
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("what", INDEX_CORRUPTIONS)
+def test_corrupt_index_is_rebuilt_or_reported(inputs: fuzz.Inputs, tmp_path: Path, what: str) -> None:
+    corrupt, rebuilt = INDEX_CORRUPTIONS[what]
+    seed = next(s for s in inputs.seeds if s.name == "gcc-dwarf5")
+    with crashsig.Symbolizer(seed.path, use_cache=False) as direct:
+        expected = [direct.lookup(f.address) for f in seed.functions]
+    crashsig.Symbolizer(seed.path, cache_dir=tmp_path).close()
+    (index,) = tmp_path.glob("*.idx")
+    index.write_bytes(corrupt(index.read_bytes()))
+    got = []
+    with crashsig.Symbolizer(seed.path, cache_dir=tmp_path) as sym:
+        for f in seed.functions:
+            for call in (
+                partial(sym.lookup, f.address),
+                partial(sym.lookup_symbol, f.name, 0),
+                partial(sym.describe, f.address),
+            ):
+                try:
+                    got.append(call())
+                except crashsig.DwarfError:
+                    assert not rebuilt, "a rejected index is rebuilt: no DwarfError expected"
+    if rebuilt:
+        assert got[::3] == expected
 
 
 def test_seeds_cover_every_mutation_class_and_dwarf_version(inputs: fuzz.Inputs) -> None:

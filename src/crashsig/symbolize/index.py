@@ -26,10 +26,13 @@ Tables (``*_first`` columns give each unit's or subprogram's ``[lo, hi)`` slice)
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import os
 import zlib
+from collections.abc import Callable
 from functools import cached_property
+from typing import ParamSpec, TypeVar
 
 from crashsig.errors import DwarfError
 from crashsig.symbolize.aranges import find_range
@@ -42,11 +45,45 @@ NONE = 0xFFFFFFFF
 END_OF_SEQUENCE = 0xFFFFFFFE
 """File of the line row that ends a sequence."""
 _ITEM = {"B": 1, "I": 4, "Q": 8}
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def name_hash(name: bytes) -> int:
     """Hash of a symbol name for the ``names`` table (CRC-32: the same in every process)."""
     return zlib.crc32(name)
+
+
+def _tables(header: object, end: int) -> dict[str, tuple[int, str, int, int]]:
+    """The table directory of a decoded header; ValueError unless every entry is sound."""
+    if not isinstance(header, dict) or not isinstance(header.get("tables"), dict) or \
+            not isinstance(header.get("build_id"), str | None) or not isinstance(header.get("has_dwarf"), bool):
+        raise ValueError("the directory is not an index header")  # noqa: TRY004  # callers treat ValueError as unusable
+    out = {}
+    for name, entry in header["tables"].items():
+        sound = isinstance(entry, list) and len(entry) == 4 and entry[1] in _ITEM
+        if not sound or not all(type(v) is int and v >= 0 for v in (entry[0], entry[2], entry[3])):
+            raise ValueError(f"table {name}: malformed directory entry")
+        offset, typecode, count, width = entry
+        if offset + count * width * _ITEM[typecode] > end:
+            raise ValueError(f"table {name} lies outside the file")
+        out[name] = (offset, typecode, count, width)
+    return out
+
+
+def _corruption_is_dwarf_error(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn what a damaged index makes a lookup raise into :class:`DwarfError`."""
+
+    @functools.wraps(method)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
+            index: IndexFile = args[0].index  # type: ignore[attr-defined]
+            problem = f"{type(exc).__name__}: {exc}"
+            raise DwarfError(f"{index.path}: corrupt index ({problem}); delete it to rebuild") from exc
+
+    return checked
 
 
 class IndexFile:
@@ -60,12 +97,10 @@ class IndexFile:
             if head[:8] != MAGIC:
                 raise ValueError("not a crashsig index of this format")
             where, size = int.from_bytes(head[8:16], "little"), int.from_bytes(head[16:24], "little")
+            if not 24 <= where <= where + size <= os.fstat(self._fd).st_size:
+                raise ValueError("the directory lies outside the file")
             self.header = json.loads(os.pread(self._fd, size, where))
-            self.tables: dict[str, tuple[int, str, int, int]] = {}
-            for name, (offset, typecode, count, width) in self.header["tables"].items():
-                if offset < 0 or offset + count * width * _ITEM[typecode] > where:
-                    raise ValueError(f"table {name} lies outside the file")
-                self.tables[name] = (offset, typecode, count, width)
+            self.tables = _tables(self.header, where)
         except BaseException:
             os.close(self._fd)
             raise
@@ -123,14 +158,9 @@ class IndexedBinary:
         self._strings[sid] = text
         return text
 
+    @_corruption_is_dwarf_error
     def lookup(self, address: int) -> tuple[Location, ...]:
         """Inline chain at ``address``, innermost first; empty when nothing is known."""
-        try:
-            return self._lookup(address)
-        except (ValueError, IndexError, KeyError) as exc:
-            raise DwarfError(f"{self.index.path}: corrupt index ({exc}); delete it to rebuild") from exc
-
-    def _lookup(self, address: int) -> tuple[Location, ...]:
         units = self._units
         k = find_range(units[0::4], units[1::4], units[2::4], 0, len(units) // 4, address)
         if k is None:
@@ -176,6 +206,7 @@ class IndexedBinary:
         pos = bisect.bisect_right(syms[0::4], address) - 1
         return pos if pos >= 0 and address < syms[pos * 4 + 3] else None
 
+    @_corruption_is_dwarf_error
     def describe(self, address: int) -> str | None:
         """``func+0xOFF/0xSIZE`` for an address from the symbol table, or None."""
         pos = self._symbol_at(address)
@@ -184,6 +215,7 @@ class IndexedBinary:
         start, name, ksize, _ = self._syms[pos * 4 : pos * 4 + 4]
         return f"{self.string(name)}+{address - start:#x}/{ksize:#x}"
 
+    @_corruption_is_dwarf_error
     def symbol_address(self, function: str, size: int | None = None) -> int | None:
         """Start of text symbol ``function``; with several, the one of kallsyms size ``size``."""
         buckets = self.index.count("names_first") - 1
