@@ -8,15 +8,18 @@ each mutation is a cheap overwrite. The DWARF fields are mapped by ``fuzz_dwarf`
 
 from __future__ import annotations
 
+import functools
 import random
 import re
+import struct
 import subprocess
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 from elftools.elf.elffile import ELFFile
-from fuzz_dwarf import Field, dwarf_fields
+from fuzz_dwarf import SHF_COMPRESSED, Field, dwarf_fields
 
 SOURCES = Path(__file__).resolve().parent.parent / "tests" / "fuzz_data"
 MODULE = "fzmod"
@@ -138,6 +141,11 @@ def _header_fields(elf: ELFFile) -> dict[str, list[Field]]:
         "symtab": [],
         "reloc": [],
     }
+    out["zlib-bomb"] = [
+        Field(hdr["e_shoff"] + i * hdr["e_shentsize"], hdr["e_shentsize"], sec.name)
+        for i, sec in enumerate(elf.iter_sections())
+        if sec["sh_flags"] & SHF_COMPRESSED
+    ]
     for sec in elf.iter_sections():
         if sec["sh_type"] == "SHT_SYMTAB":
             out["symtab"] += _table(sec["sh_offset"], sec.num_symbols(), sec["sh_entsize"], _SYM64, sec.name)
@@ -225,7 +233,27 @@ ELF_CLASSES: dict[str, float] = {
     "flip": 3,
     "zero-range": 1,
     "truncate": 1,
+    "zlib-bomb": 1,
 }
+
+
+@functools.cache
+def _deflated_zeros(size: int) -> bytes:
+    deflate = zlib.compressobj(9)
+    chunk = bytes(min(size, 1 << 24))
+    return b"".join(deflate.compress(chunk) for _ in range(size // len(chunk))) + deflate.flush()
+
+
+def zlib_bomb(buf: bytearray, field: Field, size: int, claimed: int | None = None) -> str:
+    """Point a compressed section at ``size`` deflated zero bytes appended to the file.
+
+    The ELF64 compression header says ``claimed`` bytes (default: the truth).
+    """
+    body = _deflated_zeros(size)
+    offset = len(buf)
+    buf += struct.pack("<IIQQ", 1, 0, size if claimed is None else claimed, 1) + body  # Elf64_Chdr, ELFCOMPRESS_ZLIB
+    struct.pack_into("<QQ", buf, field.offset + 24, offset, 24 + len(body))  # sh_offset, sh_size
+    return f"zlib bomb in {field.label}: {size} bytes from {len(body)}, header says {claimed or size}"
 
 
 def mutate_elf(seed: Seed, rng: random.Random, skip: frozenset[str] = frozenset()) -> tuple[str, bytes]:
@@ -237,6 +265,9 @@ def mutate_elf(seed: Seed, rng: random.Random, skip: frozenset[str] = frozenset(
         kind = rng.choices(names, [ELF_CLASSES[n] for n in names])[0]
         if kind in _GENERIC:
             applied.append(_GENERIC[kind](seed, buf, rng))
+        elif kind == "zlib-bomb":
+            claimed = rng.choice((None, None, 0, 1 << 40, len(buf)))
+            applied.append(zlib_bomb(buf, rng.choice(seed.fields[kind]), rng.choice((1, 64)) << 20, claimed))
         elif len(buf) < len(seed.data):
             continue  # field offsets are only meaningful on the full-length file
         else:

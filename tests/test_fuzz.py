@@ -26,6 +26,7 @@ import crashsig
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import fuzz
+import fuzz_elfs
 import fuzz_logs
 import fuzz_pool
 from fuzz_pool import Job, Outcome, Pool, Result
@@ -151,6 +152,18 @@ def test_fuzz_regressions(
     outcomes = list(pool.run(iter([inputs.elf_job(seed, why, bytes(data), cache=True)])))
     assert _failures(iter(outcomes)) == []
     assert outcomes[0].result.errors > 0  # the corruption was noticed, and reported as a crashsig error
+
+
+@pytest.mark.parametrize("claimed", [None, 1 << 40], ids=["true-size", "claims-1TiB"])
+def test_zlib_bomb_is_refused_quickly(inputs: fuzz.Inputs, pool: Pool, claimed: int | None) -> None:
+    """256 MiB of zeros deflated into 256 KiB as .debug_abbrev: memory and time stay bounded."""
+    seed = next(s for s in inputs.seeds if s.name == "gcc-dwarf5-gz")
+    data = bytearray(seed.data)
+    field = next(f for f in seed.fields["zlib-bomb"] if f.label == ".debug_abbrev")
+    why = fuzz_elfs.zlib_bomb(data, field, 256 << 20, claimed)
+    (outcome,) = pool.run(iter([inputs.elf_job(seed, why, bytes(data))]))
+    assert _failures(iter([outcome])) == []
+    assert outcome.result.errors > 0
 
 
 def _edit_directory(edit: Callable[[dict[str, Any]], object]) -> Callable[[bytes], bytes]:

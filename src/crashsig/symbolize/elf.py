@@ -22,6 +22,11 @@ SHF_EXECINSTR = 0x4
 SHF_COMPRESSED = 0x800
 SHT_NOBITS = 8
 _ELFCOMPRESS_ZLIB = 1
+# Bound on a compressed section's declared size, so a corrupt or hostile ch_size cannot make
+# us allocate gigabytes from a small file: DWARF compresses 2-5x (Debian's vmlinux), zlib at
+# most ~1000x, so 32x the compressed size (or 16 MiB for small sections) is generous.
+_INFLATE_RATIO = 32
+_INFLATE_FLOOR = 16 << 20
 
 
 class Section(NamedTuple):
@@ -139,14 +144,24 @@ class ElfImage:
 
     def _decompress(self, sec: Section) -> bytes:
         raw = self._map[sec.offset : sec.offset + sec.size]
-        hdr_size = 24 if self.elfclass == 64 else 12
-        kind = int.from_bytes(raw[:4], "little" if self.little_endian else "big")
+        wide = self.elfclass == 64
+        order = "little" if self.little_endian else "big"
+        hdr_size = 24 if wide else 12
+        if len(raw) < hdr_size:
+            raise ElfError(f"{self.path}: {sec.name} is too short for its compression header")
+        kind = int.from_bytes(raw[:4], order)
+        size = int.from_bytes(raw[8:16] if wide else raw[4:8], order)  # Elf64_Chdr / Elf32_Chdr ch_size
         if kind != _ELFCOMPRESS_ZLIB:
             raise ElfError(f"{self.path}: {sec.name} uses unsupported compression type {kind}")
+        if size > max(_INFLATE_FLOOR, _INFLATE_RATIO * len(raw)):
+            raise ElfError(f"{self.path}: {sec.name} claims {size} bytes from {len(raw)} compressed (corrupt header?)")
         try:
-            return zlib.decompress(raw[hdr_size:])
+            data = zlib.decompressobj().decompress(raw[hdr_size:], size)  # never more than ch_size bytes
         except zlib.error as exc:
             raise ElfError(f"{self.path}: {sec.name} does not decompress ({exc})") from exc
+        if len(data) != size:
+            raise ElfError(f"{self.path}: {sec.name} decompresses to {len(data)} bytes, its header says {size}")
+        return data
 
     @cached_property
     def section_bases(self) -> tuple[int, ...]:
