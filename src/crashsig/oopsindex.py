@@ -65,6 +65,19 @@ class HeaderLine:
     """Whether the line says ``Kernel panic - not syncing``."""
 
 
+def release(log: Buffer, start: int = 0, end: int | None = None) -> None:
+    """Drop the mapped pages of ``log[start:end]`` from this process (no-op for bytes).
+
+    A read-only file mapping re-reads dropped pages on demand; dropping them keeps the
+    resident set bounded while giant logs (or giant lines) are scanned.
+    """
+    if isinstance(log, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        end = len(log) if end is None else end
+        aligned = start - start % mmap.PAGESIZE
+        if end > aligned:
+            log.madvise(mmap.MADV_DONTNEED, aligned, end - aligned)
+
+
 def match_oops(line: bytes, oopses: Sequence[Oops] = LINUX_OOPSES) -> Oops | None:
     """Return the first oops whose header ``line`` contains and does not suppress."""
     head = line[:MAX_MATCH_LINE]
@@ -125,6 +138,8 @@ class OopsIndex:
         if oops is not None or is_info:
             starts_report = is_info or not _REPORT_START_IGNORES.search(head)
             self.lines.append(HeaderLine(start, end, oops, starts_report, PANIC in line))
+        if end - start > MAX_MATCH_LINE:
+            release(self.log, start, end)
         return start
 
     def _truncated_by_replay(self, header: HeaderLine) -> bool:

@@ -19,7 +19,7 @@ from crashsig import console
 from crashsig.errors import InputError
 from crashsig.frames import RISCV_STACK_START, STACK_START_RES, is_frame_line, is_stack_start, parse_frame_line
 from crashsig.guilty import extract_guilty_file
-from crashsig.oopsindex import MAX_MATCH_LINE, PANIC, Buffer, HeaderLine, OopsIndex
+from crashsig.oopsindex import MAX_MATCH_LINE, PANIC, Buffer, HeaderLine, OopsIndex, release
 from crashsig.title import (
     TITLE_STYLES,
     Description,
@@ -81,9 +81,14 @@ class _Body:
 def _lines_from(log: Buffer, pos: int) -> Iterator[tuple[int, bytes]]:
     """Lines from ``pos`` on, each cut to READ_LINE_LIMIT bytes (giant lines are not copied)."""
     while pos < len(log):
-        end = log.find(b"\n", pos)
-        end = len(log) if end == -1 else end
-        yield pos, log[pos : min(end, pos + READ_LINE_LIMIT)]
+        end = log.find(b"\n", pos, pos + READ_LINE_LIMIT)
+        if end != -1:
+            yield pos, log[pos:end]
+        else:
+            end = log.find(b"\n", pos + READ_LINE_LIMIT)
+            end = len(log) if end == -1 else end
+            yield pos, log[pos : pos + READ_LINE_LIMIT]
+            release(log, pos, end)
         pos = end + 1
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from crashsig.errors import InputError
 from crashsig.logfile import STDIN, open_log_stream
-from crashsig.oopsindex import SCAN_LITERALS, OopsIndex, scan_line_starts
+from crashsig.oopsindex import SCAN_LITERALS, OopsIndex, release, scan_line_starts
 from crashsig.parse import Symbolizing, iter_index_reports
 from crashsig.types import Report
 
@@ -92,9 +92,7 @@ def _python_line_starts(log: mmap.mmap) -> Iterator[int]:
         end = log.find(b"\n", min(start + _SCAN_CHUNK, len(log)))
         end = len(log) if end == -1 else end + 1
         yield from scan_line_starts(log, start, end)
-        if hasattr(mmap, "MADV_DONTNEED"):
-            aligned = start - start % mmap.PAGESIZE
-            log.madvise(mmap.MADV_DONTNEED, aligned, end - aligned)
+        release(log, start, end)
         start = end
 
 
@@ -111,6 +109,9 @@ def iter_file_reports(
                 if len(log) >= GREP_MIN_SIZE:
                     starts = _grep_line_starts(path, log)
                 index = OopsIndex(log, starts if starts is not None else _python_line_starts(log))
-                yield from iter_index_reports(index, title_style=title_style, symbolizer=symbolizer)
+                release(log)
+                for report in iter_index_reports(index, title_style=title_style, symbolizer=symbolizer):
+                    release(log)  # what one report touched: the resident set stays bounded
+                    yield report
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise InputError(f"{name}: {getattr(exc, 'strerror', None) or exc}") from exc
