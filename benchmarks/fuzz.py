@@ -49,6 +49,8 @@ class Inputs:
         # Every log goes through the library; every 2nd also as str and with 2020 titles,
         # every 3rd through the CLI (alternating text and JSON): those repeat the parse.
         options = {"variants": index % 2 == 0, "cli": index % 3 == 0, "json": index % 6 == 3}
+        if index % 9 == 0 and "compressed" not in self.skip:  # a third of the CLI runs read .gz/.xz
+            options["compressed"] = rng.choice(("gz", "xz", "gz-flip", "xz-flip"))
         return Job("log", f"log {index}: {description}", data, options)
 
     def elf(self, index: int) -> Job:
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="CLASS",
-        choices=sorted({*MUTATORS, *ELF_CLASSES, "index"}),
+        choices=sorted({*MUTATORS, *ELF_CLASSES, "index", "compressed"}),
         help="leave out a mutation class (repeatable)",
     )
     parser.add_argument(

@@ -3,7 +3,8 @@
 ``check_log`` runs a console log through ``parse`` (both title styles, bytes and str),
 ``contains_crash``, signatures, ``Symbolizer.annotate``/``symbolize``, ``bisectlog.read``
 and the CLI (``crashsig parse``, ``crashsig bisect-log``, text and JSON); the job options
-choose the costlier variants (title style 2020 and str input, CLI) for a share of inputs. ``check_elf``
+choose the costlier variants (title style 2020 and str input, CLI, CLI on a .gz/.xz copy
+that may have a flipped bit) for a share of inputs. ``check_elf``
 runs an ELF file through ``kernel_signature`` and ``Symbolizer`` (every address of every
 function of the pristine seed, symbol lookups, annotate, and the on-disk index, which
 some jobs corrupt between building and using it). A
@@ -14,8 +15,10 @@ unexpected exit status or a broken invariant is a problem.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import logging
+import lzma
 import os
 import random
 import shutil
@@ -107,6 +110,17 @@ def _run_cli(check: _Checker, argv: list[str], statuses: tuple[int, ...]) -> Non
         check.errors += 1
 
 
+def _compressed(path: Path, log: bytes, rng: random.Random, kind: str) -> Path:
+    """``log`` as a ``.gz`` or ``.xz`` file, with one flipped bit when ``kind`` ends in ``-flip``."""
+    suffix = kind.split("-")[0]
+    data = bytearray(gzip.compress(log) if suffix == "gz" else lzma.compress(log))
+    if kind.endswith("-flip"):
+        data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+    target = path.with_suffix("." + suffix)
+    target.write_bytes(data)
+    return target
+
+
 def _check_reports(check: _Checker, log: bytes, reports: list[crashsig.Report]) -> None:
     for report in reports:
         check.expect(isinstance(report.title, str) and bool(report.title), f"empty title: {report!r:.300}")
@@ -136,6 +150,8 @@ def check_log(log: bytes, options: dict[str, object]) -> Result:
     if options.get("cli"):
         path = Workspace.dir / "input.log"
         path.write_bytes(log)
+        if options.get("compressed"):
+            path = _compressed(path, log, random.Random(len(log)), str(options["compressed"]))
         json_args = ["--format", "json"] if options.get("json") else []
         _run_cli(check, ["parse", *json_args, str(path)], (0, 2))
         _run_cli(check, ["bisect-log", *json_args, str(path)], (0, 1, 2))
