@@ -108,3 +108,10 @@ def test_follow_on_reports_are_marked(tmp_path: Path, capsys: pytest.CaptureFixt
     blocks = capsys.readouterr().out.split("\n\n")
     assert "kernel BUG in crashmod_bug" in blocks[0] and "follows:" not in blocks[0]
     assert all("follows:  report 1" in block for block in blocks[1:])
+
+
+def test_parse_reads_pipes() -> None:
+    script = f"{sys.executable} -m crashsig parse <(cat {EXAMPLE})"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert b"general protection fault in start_creating" in result.stdout

@@ -14,6 +14,7 @@ import lzma
 import mmap
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -32,10 +33,19 @@ _COPY_CHUNK = 1 << 20
 _GREP_SECONDS_PER_GB = 120
 
 
+def _is_pipe(name: str) -> bool:
+    """True for a FIFO or character device (``<(cmd)``, ``/dev/stdin``): it cannot be mapped."""
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 @contextlib.contextmanager
 def _plain_file(name: str) -> Iterator[Path]:
     """A path to the uncompressed bytes of ``name`` (a temporary copy when needed)."""
-    if name != STDIN and not name.endswith((".gz", ".xz")):
+    if name != STDIN and not name.endswith((".gz", ".xz")) and not _is_pipe(name):
         yield Path(name)
         return
     with tempfile.NamedTemporaryFile(prefix="crashsig-", suffix=".log") as copy:
