@@ -61,7 +61,8 @@ class Inputs:
             job = self.elf_job(seed, f"elf {index}: {seed.name} [corrupt index]", seed.data, cache=True)
             return attrs.evolve(job, options={**job.options, "corrupt_index": rng.randrange(1 << 32)})
         description, data = mutate_elf(seed, rng, self.skip)
-        return self.elf_job(seed, f"elf {index}: {description}", data, cache=index % 4 == 3)
+        job = self.elf_job(seed, f"elf {index}: {description}", data, cache=index % 4 == 3)
+        return attrs.evolve(job, options={**job.options, "cli": index % 3 == 0})
 
     def elf_job(self, seed: Seed, description: str, data: bytes, *, cache: bool = False) -> Job:
         """The job that checks ``data`` as a variant of ``seed``."""

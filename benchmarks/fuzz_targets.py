@@ -7,7 +7,8 @@ choose the costlier variants (title style 2020 and str input, CLI, CLI on a .gz/
 that may have a flipped bit) for a share of inputs. ``check_elf``
 runs an ELF file through ``kernel_signature`` and ``Symbolizer`` (every address of every
 function of the pristine seed, symbol lookups, annotate, and the on-disk index, which
-some jobs corrupt between building and using it). A
+some jobs corrupt between building and using it), and for a share of inputs through
+``crashsig signature --kernel`` and ``crashsig symbolize`` (log and ``--addr`` modes). A
 ``CrashsigError`` is an allowed answer; any other exception, a traceback on stderr, an
 unexpected exit status or a broken invariant is a problem.
 """
@@ -106,7 +107,7 @@ def _run_cli(check: _Checker, argv: list[str], statuses: tuple[int, ...]) -> Non
     check.expect(
         "Traceback" not in err.getvalue(), f"crashsig {argv[0]}: traceback on stderr:\n{err.getvalue()[-2000:]}"
     )
-    if status == 2 and argv[0] == "parse":  # bisect-log says 2 for "not a bisection log"
+    if status == 2 and argv[0] != "bisect-log":  # bisect-log says 2 for "not a bisection log"
         check.errors += 1
 
 
@@ -186,6 +187,22 @@ def _corrupt_indexes(check: _Checker, cache: Path | None, rng: random.Random) ->
         check.context.append(description)
 
 
+def _elf_cli(
+    check: _Checker, path: Path, log: bytes, functions: list[tuple[str, int, int]], rel: bool, host: str
+) -> None:
+    """``crashsig signature --kernel`` and ``crashsig symbolize`` (log and address modes) on the file."""
+    _run_cli(check, ["signature", "--kernel", str(path)], (0, 2))
+    log_path = path.with_suffix(".log")
+    log_path.write_bytes(log)
+    where = ["--vmlinux", host, "--modules", str(path.parent)] if rel else ["--vmlinux", str(path)]
+    if rel:
+        shutil.copyfile(path, path.parent / f"{MODULE}.ko")
+    _run_cli(check, ["symbolize", *where, "--no-cache", "--format", "json", str(log_path)], (0, 2))
+    addrs = [f"{address + size // 2:#x}" for _, address, size in functions]
+    module = ["--module", MODULE] if rel else []
+    _run_cli(check, ["symbolize", *where, "--no-cache", *module, "--addr", *addrs], (0, 2))
+
+
 def check_elf(data: bytes, options: dict[str, object]) -> Result:
     """Feed one ELF file to ``kernel_signature`` and ``Symbolizer``."""
     check = _Checker()
@@ -194,6 +211,8 @@ def check_elf(data: bytes, options: dict[str, object]) -> Result:
     check.call("kernel_signature", lambda: crashsig.kernel_signature(path))
     functions: list[tuple[str, int, int]] = options["functions"]  # type: ignore[assignment]
     log: bytes = options["log"]  # type: ignore[assignment]
+    if options.get("cli"):
+        _elf_cli(check, path, log, functions, bool(options.get("relocatable")), str(options["host"]))
     cache = Path(tempfile.mkdtemp(dir=Workspace.dir)) if options.get("cache") else None
     rounds = 2 if cache else 1  # with a cache: build the index, then use it in a fresh Symbolizer
     try:
