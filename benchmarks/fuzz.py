@@ -48,7 +48,7 @@ class Inputs:
         description, data = mutate(self.corpus, rng, self.skip)
         # Every log goes through the library; every 2nd also as str and with 2020 titles,
         # every 3rd through the CLI (alternating text and JSON): those repeat the parse.
-        options = {"variants": index % 2 == 0, "cli": index % 3 == 0, "json": index % 6 == 3}
+        options: dict[str, object] = {"variants": index % 2 == 0, "cli": index % 3 == 0, "json": index % 6 == 3}
         if index % 9 == 0 and "compressed" not in self.skip:  # a third of the CLI runs read .gz/.xz
             options["compressed"] = rng.choice(("gz", "xz", "gz-flip", "xz-flip"))
         return Job("log", f"log {index}: {description}", data, options)

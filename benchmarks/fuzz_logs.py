@@ -87,7 +87,7 @@ def _lines(log: bytes) -> list[bytes]:
     return log.splitlines(keepends=True) or [b""]
 
 
-def _flip_bytes(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _flip_bytes(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     buf = bytearray(log or b"\n")
     for _ in range(rng.choice((1, 2, 4, 16, 64))):
         pos = rng.randrange(len(buf))
@@ -113,7 +113,7 @@ def truncations(log: bytes) -> Iterator[bytes]:
         yield log[:end]
 
 
-def _truncate_at_oops(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _truncate_at_oops(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     lines = oops_line_offsets(log)
     if not lines:
         return log[: rng.randrange(len(log) + 1)]
@@ -121,11 +121,11 @@ def _truncate_at_oops(log: bytes, rng: random.Random, _: Corpus) -> bytes:
     return log[: rng.choice((start, (start + end) // 2, end))]
 
 
-def _truncate_anywhere(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _truncate_anywhere(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     return log[: rng.randrange(len(log) + 1)]
 
 
-def _duplicate_lines(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _duplicate_lines(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     lines = _lines(log)
     for _ in range(rng.randint(1, 8)):
         i = rng.randrange(len(lines))
@@ -146,7 +146,7 @@ def _interleave(log: bytes, rng: random.Random, corpus: Corpus) -> bytes:
     return b"".join(out)
 
 
-def _shuffle_block(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _shuffle_block(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     lines = _lines(log)
     i = rng.randrange(len(lines))
     block = lines[i : i + rng.randint(2, 40)]
@@ -155,14 +155,14 @@ def _shuffle_block(log: bytes, rng: random.Random, _: Corpus) -> bytes:
     return b"".join(lines)
 
 
-def _delete_lines(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _delete_lines(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     lines = _lines(log)
     i = rng.randrange(len(lines))
     del lines[i : i + rng.randint(1, 20)]
     return b"".join(lines)
 
 
-def _invalid_utf8(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _invalid_utf8(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     buf = bytearray(log)
     for _ in range(rng.randint(1, 20)):
         pos = rng.randrange(len(buf) + 1)
@@ -170,7 +170,7 @@ def _invalid_utf8(log: bytes, rng: random.Random, _: Corpus) -> bytes:
     return bytes(buf)
 
 
-def _nuls(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _nuls(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     buf = bytearray(log)
     for _ in range(rng.randint(1, 20)):
         pos = rng.randrange(len(buf) + 1)
@@ -181,11 +181,11 @@ def _nuls(log: bytes, rng: random.Random, _: Corpus) -> bytes:
     return bytes(buf)
 
 
-def _line_endings(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _line_endings(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     return log.replace(b"\n", rng.choice((b"\r\n", b"\r", b"\n\n", b"\n\r", b"")))
 
 
-def _fragments(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _fragments(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     lines = _lines(log)
     for _ in range(rng.randint(1, 10)):
         i = rng.randrange(len(lines))
@@ -196,15 +196,15 @@ def _fragments(log: bytes, rng: random.Random, _: Corpus) -> bytes:
     return b"".join(lines)
 
 
-def _splice_header(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _splice_header(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     """Replace an oops header with another one, keeping the rest of the report."""
     found = [h for h in HEADERS if h in log]
     if not found:
-        return _fragments(log, rng, _)
+        return _fragments(log, rng, _corpus)
     return log.replace(rng.choice(found), rng.choice(HEADERS), rng.randint(1, 3))
 
 
-def _big_line(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _big_line(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     """One 10 MB line, made of filler or of near-miss rule fragments, at a random line."""
     unit = rng.choice((b"x", b"\xff", b"\0", *_FRAGMENTS, *HEADERS))
     line = (unit * (BIG_LINE // len(unit) + 1))[:BIG_LINE] + b"\n"
@@ -221,12 +221,12 @@ def many_headers(rng: random.Random, count: int = MANY_HEADERS) -> bytes:
     return b"".join(prefix + kinds[i % len(kinds)] + tail + b"\n" for i in range(count))
 
 
-def _many_headers(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _many_headers(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     pos = rng.randrange(len(log) + 1)
     return log[:pos] + many_headers(rng) + log[pos:]
 
 
-def _repeat(log: bytes, rng: random.Random, _: Corpus) -> bytes:
+def _repeat(log: bytes, rng: random.Random, _corpus: Corpus) -> bytes:
     return log * rng.choice((2, 10, 50))
 
 

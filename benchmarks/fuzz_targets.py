@@ -30,11 +30,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fuzz_elfs import mutate_index
-from fuzz_pool import Result
+from fuzz_pool import Result, Target
 
 import crashsig
 from crashsig import bisectlog, cli
 from crashsig.errors import CrashsigError
+from crashsig.symbolize import Symbolizer
+from crashsig.types import Report
 
 MODULE = "fzmod"
 
@@ -74,14 +76,14 @@ class Workspace:
     """Per-worker state: a scratch directory and the symbolizer used on logs."""
 
     dir: Path
-    symbolizer: crashsig.Symbolizer | None = None
+    symbolizer: Symbolizer | None = None
 
     @classmethod
     def setup(cls, vmlinux: str, module: str) -> None:
         """Create the scratch dir and open the log symbolizer (runs once in each worker)."""
         logging.disable(logging.CRITICAL)  # index-build warnings would flood the terminal
         cls.dir = Path(tempfile.mkdtemp(prefix="crashsig-fuzz-"))
-        cls.symbolizer = crashsig.Symbolizer(vmlinux, modules={MODULE: module}, use_cache=False)
+        cls.symbolizer = Symbolizer(vmlinux, modules={MODULE: module}, use_cache=False)
 
 
 @contextlib.contextmanager
@@ -122,7 +124,7 @@ def _compressed(path: Path, log: bytes, rng: random.Random, kind: str) -> Path:
     return target
 
 
-def _check_reports(check: _Checker, log: bytes, reports: list[crashsig.Report]) -> None:
+def _check_reports(check: _Checker, log: bytes, reports: list[Report]) -> None:
     for report in reports:
         check.expect(isinstance(report.title, str) and bool(report.title), f"empty title: {report!r:.300}")
         check.expect(
@@ -159,9 +161,7 @@ def check_log(log: bytes, options: dict[str, object]) -> Result:
     return check.result()
 
 
-def _lookups(
-    check: _Checker, sym: crashsig.Symbolizer, functions: list[tuple[str, int, int]], module: str | None
-) -> None:
+def _lookups(check: _Checker, sym: Symbolizer, functions: list[tuple[str, int, int]], module: str | None) -> None:
     for name, address, size in functions:
         for addr in range(address, address + size):
             check.call(f"lookup {addr:#x}", lambda a=addr: sym.lookup(a, module=module))
@@ -173,7 +173,7 @@ def _lookups(
         check.call(f"describe {address:#x}", lambda a=address: sym.describe(a, module))
 
 
-def _symbolize_oops(check: _Checker, sym: crashsig.Symbolizer, log: bytes) -> None:
+def _symbolize_oops(check: _Checker, sym: Symbolizer, log: bytes) -> None:
     check.call("Symbolizer.annotate", lambda: sym.annotate(log))
     for report in check.call("parse", lambda: crashsig.parse(log)) or ():
         check.call("Symbolizer.symbolize", lambda r=report: sym.symbolize(r))
@@ -220,7 +220,7 @@ def check_elf(data: bytes, options: dict[str, object]) -> Result:
             if round_ and options.get("corrupt_index") is not None:
                 _corrupt_indexes(check, cache, random.Random(options["corrupt_index"]))
             if options.get("relocatable"):
-                make = lambda: crashsig.Symbolizer(
+                make = lambda: Symbolizer(
                     options["host"],
                     modules={MODULE: path},
                     cache_dir=cache,
@@ -228,10 +228,10 @@ def check_elf(data: bytes, options: dict[str, object]) -> Result:
                 )
                 module: str | None = MODULE
             else:
-                make = lambda: crashsig.Symbolizer(path, cache_dir=cache, use_cache=cache is not None)
+                make = lambda: Symbolizer(path, cache_dir=cache, use_cache=cache is not None)
                 module = None
             sym = check.call("Symbolizer", make)
-            if isinstance(sym, crashsig.Symbolizer):
+            if isinstance(sym, Symbolizer):
                 _lookups(check, sym, functions, module)
                 _symbolize_oops(check, sym, log)
                 check.call("Symbolizer.close", sym.close)
@@ -241,4 +241,4 @@ def check_elf(data: bytes, options: dict[str, object]) -> Result:
     return check.result()
 
 
-TARGETS = {"log": check_log, "elf": check_elf}
+TARGETS: dict[str, Target] = {"log": check_log, "elf": check_elf}
