@@ -160,12 +160,56 @@ def test_bad_end_that_does_not_build_is_a_setup_error(repo16: tuple[Path, list[s
         _bisect(repo, commits, Broken(commits, {}, bug_from=8))
 
 
-def test_target_defaults_to_the_bad_ends_first_crash(repo16: tuple[Path, list[str]]) -> None:
+def test_target_defaults_to_the_bad_ends_most_frequent_crash(
+    repo16: tuple[Path, list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The flaky crash comes first at the bad end, the bug more often: the bug is the target."""
     repo, commits = repo16
-    runner = ScriptedRunner(commits, {16: [OK, HIT, FLAKY, HIT, HIT]}, bug_from=6)
+    caplog.set_level(logging.INFO, logger="crashsig.bisect.driver")
+    runner = ScriptedRunner(commits, {16: [FLAKY, OK, HIT, FLAKY, HIT, HIT]}, bug_from=6)
     result = driver.bisect(repo, runner, driver.Options(commits[0], commits[-1]))
     assert result.target.title == sim.TARGET_TITLE
     assert result.culprit == commits[6] and result.confirmed
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert f"'{sim.FLAKY_TITLE}' (2 runs)" in warnings[0]
+    assert f"'{sim.TARGET_TITLE}' (7 runs)" in warnings[0]  # it ran on until the bug led by 5
+    assert "--title" in warnings[0]
+    bad_end = bisectlog.read(bisectlog.write(record.to_bisectlog(result, repo))).revisions[0]
+    assert any("several titles" in note for note in bad_end.notes)
+
+
+def test_one_crash_title_at_the_bad_end_gives_no_warning(
+    repo16: tuple[Path, list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    repo, commits = repo16
+    result = driver.bisect(repo, ScriptedRunner(commits, {}, bug_from=6), driver.Options(commits[0], commits[-1]))
+    assert result.target.title == sim.TARGET_TITLE
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_most_frequent_crash_takes_the_first_seen_on_a_tie() -> None:
+    assert driver.most_frequent_crash([OK, FLAKY, HIT]) == FLAKY
+    assert driver.most_frequent_crash([HIT, FLAKY, FLAKY, HIT]) == HIT
+    assert driver.most_frequent_crash([FLAKY, HIT, HIT]) == HIT
+    assert driver.most_frequent_crash([OK, OK]) is None
+
+
+def test_simulated_flaky_bad_end_does_not_steal_the_target(tmp_path: Path) -> None:
+    """A flaky crash on a third of the bad end's runs (as in the e2e history): the first crash
+    is the flaky one for some seeds, the most frequent one is the bug for every seed."""
+    repo = tmp_path / "repo"
+    commits = sim.make_repo(repo, 16)
+    first_crash_was_flaky = 0
+    for seed in range(12):
+        scenario = sim.Scenario(seed=seed, length=16, culprit=12, repro=0.9, flaky_at=4, flaky_rate=0.33)
+        result = driver.bisect(repo, sim.SimRunner(scenario, commits), driver.Options(commits[0], commits[-1]))
+        assert result.target.title == sim.TARGET_TITLE, seed
+        assert result.culprit == commits[12], seed
+        bad_end = result.tested[0]
+        first = next(run for run in bad_end.runs if run.outcome == "crashed")
+        first_crash_was_flaky += first.title == sim.FLAKY_TITLE
+    assert first_crash_was_flaky >= 2  # the old rule (first crash) would have chased the flaky crash
 
 
 def test_jobs_request_runs_in_parallel_batches(repo16: tuple[Path, list[str]]) -> None:

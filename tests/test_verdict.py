@@ -19,6 +19,7 @@ from crashsig.bisect.verdict import (
     classify,
     judge,
     judge_bad_end,
+    plural,
     posterior_bad,
 )
 
@@ -62,7 +63,16 @@ def test_different_crash_is_unrelated_and_not_evidence_for_good() -> None:
 def test_unrelated_crashes_are_listed_in_the_good_reason() -> None:
     verdict = judge([OTHER, OK, OK, OK], TARGET, SURE, Policy())
     assert (verdict.result, verdict.done) == ("good", True)
-    assert "1 unrelated crashes ignored" in verdict.reason
+    assert "; 1 unrelated crash ignored" in verdict.reason
+
+
+def test_reasons_count_in_singular_and_plural() -> None:
+    assert judge([OTHER, OK], TARGET, SURE, Policy()).reason.startswith("1 clean run: ")
+    assert judge([HIT], TARGET, SURE, Policy()).reason == "1 target crash in 1 run"
+    assert judge([HIT, OK, HIT], TARGET, SURE, Policy()).reason == "2 target crashes in 3 runs"
+    assert "2 unrelated crashes ignored" in judge([OTHER, OTHER, OK], TARGET, SURE, Policy()).reason
+    assert judge([OK], TARGET, Rate(1, 9), Policy()).reason == "1 clean run is not enough yet"
+    assert [plural(n, "crash") for n in (0, 1, 2)] == ["0 crashes", "1 crash", "2 crashes"]
 
 
 def test_any_crash_policy_is_syzbots_rule() -> None:

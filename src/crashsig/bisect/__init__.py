@@ -12,7 +12,7 @@ Boot half (stable API, documented in each module):
   the modules, runs the reproducer, prints an end marker and powers off.
 * :mod:`crashsig.bisect.qemu`: ``boot(kernel, initramfs, *, console_log=None,
   boot_timeout=..., test_timeout=..., total_timeout=..., cmdline_extra=(), memory_mb=512,
-  cpus=1, accel="auto", qemu="qemu-system-x86_64", crash_grace=5.0) -> RunResult``
+  cpus=1, accel="auto", qemu="qemu-system-x86_64", crash_grace=5.0, cancel=None) -> RunResult``
   (``outcome`` in ``ok | crashed | boot failed | timed out | infra error``, ``title``,
   ``report``, ``reason``, ``console``, ``duration``, ``accel``); ``find_qemu()`` checks the
   setup early. QEMU runs in its own process group, killed on every way out.

@@ -102,8 +102,7 @@ class Builder:
     def close(self) -> None:
         """Remove the worktree slot (the build cache stays)."""
         if self._slot is not None:
-            git.git(self.repo, "worktree", "remove", "--force", "--force", str(self._slot), check=False)
-            git.git(self.repo, "worktree", "prune", check=False)
+            git.remove_worktree(self.repo, self._slot)
             self._slot = None
 
     def _build(self, src: Path, out: Path, commit: str) -> Build:
@@ -112,13 +111,8 @@ class Builder:
     def _checkout(self, commit: str) -> Path:
         slot = self.workdir / "src"
         if self._slot is None:
-            if slot.exists():
-                git.git(self.repo, "worktree", "remove", "--force", "--force", str(slot), check=False)
-                shutil.rmtree(slot, ignore_errors=True)
-                git.git(self.repo, "worktree", "prune", check=False)
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            git.git(self.repo, "worktree", "add", "--detach", "--force", str(slot), commit)
-            self._slot = slot
+            self._slot = slot  # set first: close() removes what an interrupted add left
+            git.add_worktree(self.repo, slot, commit)  # replaces one left by a killed process
         git.checkout(slot, commit)
         return slot
 
@@ -203,7 +197,7 @@ class CommandBuilder(Builder):
         if not image.is_file():
             raise BuildError(f"{commit[:12]}: build command left no kernel image at {self.image}")
         vmlinux = src / self.vmlinux
-        signature = kernel_signature(vmlinux) if vmlinux.is_file() else _file_sha256(image)
+        signature = kernel_signature(vmlinux) if vmlinux.is_file() else file_sha256(image)
         return Build(commit, signature, self._compiler(), kernel=_keep(image, out))
 
 
@@ -284,7 +278,8 @@ def _modules_signature(modules: tuple[Path, ...]) -> str:
     return hashlib.sha256("".join(signatures).encode()).hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's contents, read in chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):

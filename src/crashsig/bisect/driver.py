@@ -13,6 +13,10 @@ judging each revision adaptively and reusing runs of any revision whose kernel s
 was already tested; (4) confirm: the culprit must differ from its parent in signature,
 reproduce again, and its parents must pass the strict good check. A parent that turns
 out bad was a false good: it becomes the new bad end and the bisection continues below it.
+
+Interrupted (``KeyboardInterrupt``, or :class:`~crashsig.bisect.interrupt.Interrupted` for
+SIGTERM), :func:`bisect` removes its worktree and git's bisect state and raises
+:class:`BisectInterrupted` with what it found so far and where it stopped.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import itertools
 import logging
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +35,7 @@ import attrs
 
 from crashsig.bisect import git
 from crashsig.bisect.build import Build
+from crashsig.bisect.interrupt import Interrupted, as_interrupted
 from crashsig.bisect.results import GitStep, Result, Tested
 from crashsig.bisect.verdict import (
     Counts,
@@ -41,6 +47,7 @@ from crashsig.bisect.verdict import (
     count,
     judge,
     judge_bad_end,
+    plural,
 )
 from crashsig.errors import BuildError, InfraError, InputError
 
@@ -53,6 +60,14 @@ right below the culprit is exactly what sends a bisection to the wrong commit.""
 CONFIRM_RUNS_FACTOR = 2
 """End checks (measuring the bad end included) and confirmation may use twice ``max_runs``:
 a bad end that shows the target rarely is a setup error only after that many runs."""
+
+TITLE_LEAD = 5
+"""Without a given target, the bad end keeps running (up to the end checks' run cap)
+until its most frequent crash title leads every other by 5 crashes. With a flaky crash
+half as frequent as the bug (the end-to-end history), that picks the bug 96 % of the
+time (gambler's ruin: 1 / (1 + 2**-5)) at about 14 runs; stopping at the first 5 crashes
+of a title picks it 86 % of the time, taking the first crash 67 %. With a single title
+it costs nothing: that title leads by all its crashes."""
 
 MAX_CORRECTIONS = 8
 """Re-bisect below a parent that turned out bad at most 8 times, then give up. Each
@@ -78,7 +93,7 @@ class Options:
     good: str
     bad: str
     target: Target | None = None
-    """The bug; None takes the bad end's first crash."""
+    """The bug; None takes the most frequent crash title of the bad end's runs."""
     policy: Policy = attrs.Factory(Policy)
     jobs: int = 1
     """Runs requested per batch (the VM runner runs a batch in parallel)."""
@@ -86,19 +101,42 @@ class Options:
     """Check and correct the culprit at the end (off for syzbot's procedure)."""
 
 
+class BisectInterrupted(Interrupted):
+    """The bisection stopped on SIGINT or SIGTERM; ``result`` holds what it did so far."""
+
+    def __init__(self, signum: int, result: Result) -> None:
+        super().__init__(signum)
+        self.result = result
+        """No culprit; ``interrupted`` says where it stopped, ``events`` what came before."""
+
+
 def bisect(repo: Path | str, runner: Runner, options: Options, *, workdir: Path | None = None) -> Result:
-    """Find the commit that introduced the target crash between ``options.good`` and ``options.bad``."""
+    """Find the commit that introduced the target crash between ``options.good`` and ``options.bad``.
+
+    ``git bisect`` runs in a worktree of its own, ``WORKDIR/bisect`` (a temporary
+    directory without ``workdir``), removed with its bisect state on every way out.
+    :raises BisectInterrupted: on ``KeyboardInterrupt`` (or SIGTERM turned into one).
+    """
     repo = Path(repo)
     good, bad = git.rev_parse(repo, options.good), git.rev_parse(repo, options.bad)
     if good == bad or not git.is_ancestor(repo, good, bad):
         raise InputError(f"good end {options.good} must be an ancestor of bad end {options.bad}")
-    with (
-        tempfile.TemporaryDirectory(prefix="crashsig-bisect-", dir=workdir) as tmp,
-        git.worktree(repo, Path(tmp) / "bisect", bad, checkout=False) as tree,
-    ):
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="crashsig-bisect-") as tmp:
+            return _bisect_in(repo, runner, options, Path(tmp), good, bad)
+    return _bisect_in(repo, runner, options, Path(workdir), good, bad)
+
+
+def _bisect_in(repo: Path, runner: Runner, options: Options, workdir: Path, good: str, bad: str) -> Result:
+    with git.worktree(repo, workdir / "bisect", bad, checkout=False) as tree:
         session = _Session(repo, runner, options, git.GitBisect(tree))
         try:
             return session.run(good, bad)
+        except KeyboardInterrupt as exc:
+            stop = as_interrupted(exc)
+            where = f"interrupted by {stop.name} {session.where()}"
+            log.warning("%s", where)
+            raise BisectInterrupted(stop.signum, session.result_so_far(where, good, bad)) from exc
         finally:
             session.bisect.reset()
 
@@ -121,6 +159,10 @@ class _Session:
         self.measured: list[list[Run]] = []
         self.run_count = 0
         self.test_time = 0.0
+        self.doing = "starting"
+        """What the session is doing, for the message when it is interrupted."""
+        self.phase = ""
+        self.steps_left = 0
 
     def run(self, good: str, bad: str) -> Result:
         self._check_bad_end(bad)
@@ -149,37 +191,55 @@ class _Session:
             if mark == "good" and not self._shows_target(commit) and git.is_ancestor(self.repo, commit, bad)
         ]
         skips = [c for c, mark in marks.items() if mark == "skip"]
+        self.doing = "in git bisect"
         state = self._git_step(f"git bisect start {bad} {' '.join(goods)}", self.bisect.start(bad, goods, skips))
         while state.next is not None:
             self.step += 1
             verdict = self._test(state.next, self.options.policy, "bisect", steps_left=state.steps_left).verdict
             marks[state.next] = verdict.result
             command = f"git bisect {verdict.result} {state.next}"
+            self.doing = "in git bisect"
             state = self._git_step(command, self.bisect.mark(verdict.result, state.next))
         return state
 
     def _check_bad_end(self, bad: str) -> None:
+        self.phase = "bad end"
         build = self._build(bad)
         if isinstance(build, BuildError):
             raise InputError(f"the bad end {bad[:12]} does not build: {build}")
         runs = self.runs.setdefault(build.signature, [])
         self.measured.append(runs)
+        naming = self.options.target is None and not self.options.policy.any_crash
         verdict = judge_bad_end(runs, self.target, self.strict)
-        while not verdict.done:
+        while not verdict.done or (naming and not _clear_lead(runs) and len(runs) < self.strict.max_runs):
             self._progress(bad, 0, len(runs))
             runs.extend(self._new_runs(build, self.strict.max_runs - len(runs)))
-            if not self.target.title and not self.options.policy.any_crash:
+            if naming:
                 self._name_target(runs)
             verdict = judge_bad_end(runs, self.target, self.strict)
-        self._record(Tested(bad, git.subject(self.repo, bad), verdict, build, runs=tuple(runs), phase="bad end"))
+        if naming and self.target.title:
+            log.info("target crash (the bad end's most frequent): %s", self.target.title)
+        notes = (self._several_titles_warning(runs),) if naming and len(crash_titles(runs)) > 1 else ()
+        tested = Tested(
+            bad, git.subject(self.repo, bad), verdict, build, runs=tuple(runs), phase="bad end", notes=notes
+        )
+        self._record(tested)
         if verdict.result != "bad":
             raise InputError(f"the bad end {bad[:12]} never reproduced the target: {verdict.reason}")
 
     def _name_target(self, runs: Sequence[Run]) -> None:
-        first = next((run for run in runs if run.outcome == "crashed"), None)
-        if first is not None:
-            self.target = Target(first.title, first.alt_titles, first.signature)
-            log.info("target crash (the bad end's first): %s", first.title)
+        chosen = most_frequent_crash(runs)
+        if chosen is not None and chosen.title != self.target.title:
+            self.target = Target(chosen.title, chosen.alt_titles, chosen.signature)
+
+    def _several_titles_warning(self, runs: Sequence[Run]) -> str:
+        titles = ", ".join(f"'{title}' ({plural(n, 'run')})" for title, n in crash_titles(runs).items())
+        text = (
+            f"the bad end crashed with several titles: {titles}; bisecting the most frequent, "
+            f"'{self.target.title}': name the target with --title if it is another one"
+        )
+        log.warning("warning: %s", text)
+        return f"warning: {text}"
 
     def _check_good_end(self, good: str) -> None:
         tested = self._test(good, self.strict, "good end")
@@ -227,6 +287,7 @@ class _Session:
         ``fresh`` ignores earlier runs of the same kernel signature, ``measure`` adds the
         runs to the repro-rate evidence, ``min_new`` forces that many new runs at least.
         """
+        self.phase, self.steps_left = phase, steps_left
         subject = git.subject(self.repo, commit)
         build = self._build(commit)
         if isinstance(build, BuildError):
@@ -266,6 +327,7 @@ class _Session:
 
     def _build(self, commit: str) -> Build | BuildError:
         if commit not in self.builds:
+            self.doing = f"building {commit[:12]}"
             try:
                 self.builds[commit] = self.runner.build(commit)
             except BuildError as exc:
@@ -275,6 +337,7 @@ class _Session:
 
     def _new_runs(self, build: Build, budget: int) -> list[Run]:
         count = max(1, min(self.options.jobs, budget))
+        self.doing = f"running {build.commit[:12]}"
         runs = self.runner.run(build, count)
         if len(runs) != count:
             raise InfraError(f"the runner returned {len(runs)} runs instead of {count}")
@@ -309,14 +372,27 @@ class _Session:
             eta = ""
         about = f"step {self.step} of about {self.step + steps_left}" if self.step else "checking ends"
         log.info(
-            "%s: %s, %d runs here, %d in all, elapsed %s%s",
+            "%s: %s, %s here, %d in all, elapsed %s%s",
             commit[:12],
             about,
-            runs,
+            plural(runs, "run"),
             self.run_count,
             _duration(elapsed),
             eta,
         )
+
+    def where(self) -> str:
+        """``while running 0123456789ab (bisect, step 3 of about 6), after 14 runs in 1m05s``."""
+        phase = self.phase or "setup"
+        if phase == "bisect" and self.step:
+            phase += f", step {self.step} of about {self.step + self.steps_left}"
+        elapsed = _duration(time.monotonic() - self.start)
+        return f"while {self.doing} ({phase}), after {plural(self.run_count, 'run')} in {elapsed}"
+
+    def result_so_far(self, interrupted: str, good: str, bad: str) -> Result:
+        """A Result without a culprit for a bisection that stopped early."""
+        result = self._result(None, False, interrupted, (), 0, good=good, bad=bad)
+        return attrs.evolve(result, interrupted=interrupted)
 
     def _result(
         self,
@@ -346,6 +422,26 @@ class _Session:
             build_time=build_time,
             test_time=self.test_time,
         )
+
+
+def crash_titles(runs: Iterable[Run]) -> Counter[str]:
+    """How often each crash title occurs among the runs, in the order first seen."""
+    return Counter(run.title for run in runs if run.outcome == "crashed")
+
+
+def most_frequent_crash(runs: Sequence[Run]) -> Run | None:
+    """The first run with the most frequent crash title (ties: the title seen first)."""
+    titles = crash_titles(runs)
+    if not titles:
+        return None
+    title = max(titles, key=lambda t: titles[t])  # max keeps the first of equal counts
+    return next(run for run in runs if run.outcome == "crashed" and run.title == title)
+
+
+def _clear_lead(runs: Iterable[Run]) -> bool:
+    """True when the most frequent crash title leads the next one by TITLE_LEAD crashes."""
+    counts = sorted(crash_titles(runs).values(), reverse=True) + [0, 0]
+    return counts[0] - counts[1] >= TITLE_LEAD
 
 
 def _duration(seconds: float) -> str:

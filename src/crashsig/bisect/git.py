@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -80,16 +81,33 @@ def describe_commit(repo: Path | str, commit: str) -> str:
 
 @contextlib.contextmanager
 def worktree(repo: Path | str, path: Path, commit: str, *, checkout: bool = True) -> Iterator[Path]:
-    """A detached worktree of ``repo`` at ``path``, removed again on exit."""
+    """A detached worktree of ``repo`` at ``path``, removed again on exit.
+
+    A worktree left at ``path`` by an earlier process that was killed is removed first.
+    """
+    try:  # an interrupt during the add still removes what the add left
+        add_worktree(repo, path, commit, checkout=checkout)
+        yield path
+    finally:
+        remove_worktree(repo, path)
+
+
+def add_worktree(repo: Path | str, path: Path, commit: str, *, checkout: bool = True) -> None:
+    """Add a detached worktree at ``path``, replacing whatever is there."""
+    if path.exists():
+        remove_worktree(repo, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     args = ["worktree", "add", "--detach", "--force"]
     if not checkout:
         args.append("--no-checkout")
     git(repo, *args, str(path), commit)
-    try:
-        yield path
-    finally:
-        _run(repo, ("worktree", "remove", "--force", "--force", str(path)), GIT_TIMEOUT)
-        _run(repo, ("worktree", "prune"), GIT_TIMEOUT)
+
+
+def remove_worktree(repo: Path | str, path: Path) -> None:
+    """Remove the worktree at ``path`` with its git state (a bisection's refs included)."""
+    _run(repo, ("worktree", "remove", "--force", "--force", str(path)), GIT_TIMEOUT)
+    shutil.rmtree(path, ignore_errors=True)
+    _run(repo, ("worktree", "prune"), GIT_TIMEOUT)
 
 
 def checkout(tree: Path, commit: str) -> None:

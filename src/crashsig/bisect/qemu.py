@@ -4,7 +4,7 @@ Public API (stable, used by the bisect driver)::
 
     boot(kernel, initramfs, *, console_log=None, boot_timeout=120.0, test_timeout=300.0,
          total_timeout=600.0, cmdline_extra=(), memory_mb=512, cpus=1, accel="auto",
-         qemu="qemu-system-x86_64", crash_grace=5.0) -> RunResult
+         qemu="qemu-system-x86_64", crash_grace=5.0, cancel=None) -> RunResult
     find_qemu(qemu="qemu-system-x86_64") -> Path      # raises InfraError: check setup early
     DEFAULT_CMDLINE                                    # the kernel command line boot() uses
 
@@ -21,8 +21,10 @@ Public API (stable, used by the bisect driver)::
 ``reason`` always says why in one line. The QEMU process runs in its own process group
 (and with a parent-death signal, via ``setpriv``) and the group is killed on every way out
 of :func:`boot`: a timeout, an exception, ``KeyboardInterrupt``, and ``SIGTERM`` (which
-:func:`boot` turns into ``SystemExit(143)`` while it runs in the main thread). Several
-:func:`boot` calls may run at once in worker threads (``--jobs``); each owns its QEMU.
+:func:`boot` turns into ``SystemExit(143)`` while it runs in the main thread, unless the
+caller handles SIGTERM itself). Several :func:`boot` calls may run at once in worker
+threads (``--jobs``), where signals never arrive: the caller sets ``cancel`` instead,
+and each stops and kills its QEMU within ``CANCEL_POLL`` seconds.
 An image that is neither a bzImage nor an ELF kernel is an ``infra error`` before QEMU starts.
 
 KVM is used only when ``/dev/kvm`` opens *and* a probe boot of the same kernel prints
@@ -79,6 +81,8 @@ _BZIMAGE_MAGIC_OFFSET = 0x202  # x86 boot protocol: every bzImage has "HdrS" her
 _BZIMAGE_MAGIC = b"HdrS"
 _KVM_PROBE_TIMEOUT = 10.0
 _EXIT_WAIT = 10.0
+CANCEL_POLL = 0.2
+"""Seconds between two looks at ``cancel`` while the console is quiet."""
 _kvm_probes: dict[str, bool] = {}
 
 
@@ -124,6 +128,7 @@ def boot(
     accel: Literal["auto", "kvm", "tcg"] = "auto",
     qemu: str = "qemu-system-x86_64",
     crash_grace: float = 5.0,
+    cancel: threading.Event | None = None,
 ) -> RunResult:
     """Boot ``kernel`` with ``initramfs`` under QEMU and classify the run (see module doc).
 
@@ -133,6 +138,8 @@ def boot(
     :param total_timeout: seconds for the whole run.
     :param crash_grace: seconds to keep reading after a crash header appeared, for the rest
         of the report, when the guest does not stop by itself.
+    :param cancel: set from another thread to stop the run: QEMU is killed and the
+        outcome is ``infra error`` (``run cancelled``).
     :raises InputError: ``kernel`` or ``initramfs`` is not a readable file.
     """
     started = time.monotonic()
@@ -150,7 +157,7 @@ def boot(
     cmdline = " ".join((*DEFAULT_CMDLINE, *cmdline_extra))
     argv = _qemu_argv(qemu_path, accel_used, kernel, cmdline, memory_mb, cpus)
     argv += ["-initrd", str(initramfs)]
-    limits = _Limits(started, boot_timeout, test_timeout, total_timeout, crash_grace)
+    limits = _Limits(started, boot_timeout, test_timeout, total_timeout, crash_grace, cancel)
     try:
         console, stopped, returncode, errors = _run(argv, console_log, limits)
     except InfraError as exc:
@@ -202,6 +209,7 @@ class _Limits:
     test_timeout: float
     total_timeout: float
     crash_grace: float
+    cancel: threading.Event | None = None
     booted_at: float | None = None
     crash_at: float | None = None
 
@@ -259,11 +267,13 @@ def _watch(proc: subprocess.Popen[bytes], console: _Console, limits: _Limits) ->
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
+            if limits.cancel is not None and limits.cancel.is_set():
+                raise InfraError("run cancelled")
             deadline, kind = limits.next_deadline()
             now = time.monotonic()
             if now >= deadline:
                 return kind
-            if not selector.select(timeout=deadline - now):
+            if not selector.select(timeout=min(deadline - now, CANCEL_POLL)):
                 continue
             data = os.read(fd, 1 << 16)
             console.feed(data)
@@ -422,8 +432,12 @@ def _spawn(argv: list[str], stderr: IO[bytes]) -> Iterator[subprocess.Popen[byte
 
 @contextlib.contextmanager
 def _sigterm_raises_exit() -> Iterator[None]:
-    """While active (main thread only), SIGTERM raises SystemExit so cleanup code runs."""
-    if threading.current_thread() is not threading.main_thread():
+    """While active (main thread only), SIGTERM raises SystemExit so cleanup code runs.
+
+    A caller that installed its own SIGTERM handler keeps it (``crashsig boot`` does).
+    """
+    in_main = threading.current_thread() is threading.main_thread()
+    if not in_main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
         return
 

@@ -12,7 +12,7 @@ import attrs
 from crashsig import bisectlog
 from crashsig.bisect import git
 from crashsig.bisect.results import GitStep, Result, Tested
-from crashsig.bisect.verdict import Run
+from crashsig.bisect.verdict import Run, plural
 
 _BISECTING = re.compile(
     r"Bisecting: (?P<left>\d+) revisions? left to test after this \(roughly (?P<steps>\d+) steps?\)"
@@ -29,12 +29,13 @@ def to_bisectlog(result: Result, repo: Path) -> bisectlog.BisectLog:
             continue
         revisions.append(_revision(event, pending if event.phase == "bisect" else None))
         pending = None
-    culprit, report = result.culprit or "", _final_report(result)
+    culprit, report = result.culprit or "", "" if result.interrupted else _final_report(result)
     parent = next(iter(git.parents(repo, culprit)), "") if culprit else ""
     signatures = _signatures(result)
-    notes = [f"crashsig: culprit {'confirmed' if result.confirmed else 'NOT confirmed'}: {result.reason}"]
+    outcome = f"crashsig: culprit {'confirmed' if result.confirmed else 'NOT confirmed'}: {result.reason}"
+    notes = [] if result.interrupted else [outcome]
     if result.corrections:
-        notes.append(f"crashsig: {result.corrections} false good verdicts corrected by confirmation")
+        notes.append(f"crashsig: {plural(result.corrections, 'false good verdict')} corrected by confirmation")
     if revisions:  # the reader keeps unknown lines as notes of the revision above them
         revisions[-1] = attrs.evolve(revisions[-1], notes=(*revisions[-1].notes, *notes))
     return bisectlog.BisectLog(
@@ -54,6 +55,7 @@ def to_bisectlog(result: Result, repo: Path) -> bisectlog.BisectLog:
         test_time=go_duration(result.test_time),
         crash_title=result.target.title if culprit else "",
         crash_text=report,
+        error=result.interrupted,  # the last line of an interrupted bisection's log
     )
 
 
@@ -69,6 +71,7 @@ def _revision(tested: Tested, step: GitStep | None) -> bisectlog.Revision:
     notes = [f"crashsig {tested.phase}: {verdict.result} (confidence {verdict.confidence:.3f}): {verdict.reason}"]
     if tested.reused:
         notes.append("crashsig: runs reused from a revision with the same kernel signature")
+    notes += [f"crashsig: {note}" for note in tested.notes]
     notes += [f"build error: {line}" for line in tested.build_error.splitlines()[-8:]]
     return bisectlog.Revision(
         commit=tested.commit,
@@ -122,6 +125,7 @@ def to_json(result: Result) -> dict[str, Any]:
         "culprit": result.culprit,
         "confirmed": result.confirmed,
         "reason": result.reason,
+        "interrupted": result.interrupted or None,
         "candidates": list(result.candidates),
         "good": result.good,
         "bad": result.bad,

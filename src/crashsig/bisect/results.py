@@ -24,6 +24,8 @@ class Tested:
     """True when no new run was needed: an equal kernel signature was already judged."""
     phase: str = "bisect"
     """``bad end``, ``good end``, ``bisect`` or ``confirm``."""
+    notes: tuple[str, ...] = ()
+    """Remarks for the log (a warning about the target's choice)."""
 
 
 @attrs.frozen
@@ -62,6 +64,9 @@ class Result:
     """Seconds spent building, each build counted once."""
     test_time: float = 0.0
     """Seconds spent in runs, summed over runs (not wall time)."""
+    interrupted: str = ""
+    """Where a bisection stopped on a signal (``interrupted by SIGINT while ...``); empty
+    when it ran to its end."""
 
     @property
     def tested(self) -> tuple[Tested, ...]:

@@ -248,7 +248,8 @@ def judge(runs: Sequence[Run], target: Target, rate: Rate, policy: Policy) -> Ve
     """Judge a revision from its runs so far; ``done`` says whether to stop running it."""
     counts = count(runs, target, any_crash=policy.any_crash)
     if counts.infra > counts.total // 2:
-        return Verdict("skip", True, 0.0, f"infra errors in {counts.infra} of {counts.total} runs", counts)
+        reason = f"infra errors in {counts.infra} of {plural(counts.total, 'run')}"
+        return Verdict("skip", True, 0.0, reason, counts)
     if policy.fixed_runs is not None:
         return _judge_fixed(counts, policy.fixed_runs)
     return _judge_adaptive(counts, rate, policy)
@@ -262,39 +263,40 @@ def judge_bad_end(runs: Sequence[Run], target: Target, policy: Policy) -> Verdic
     done = counts.target >= MEASURE_HITS or counts.total >= policy.max_runs
     if counts.target:
         rate = Rate.from_counts(counts)
-        reason = f"{_crash_words(counts)} in {counts.total} runs: repro rate ~{rate.estimate:.2f}"
+        reason = f"{_crash_words(counts)} in {plural(counts.total, 'run')}: repro rate ~{rate.estimate:.2f}"
         return Verdict("bad", done, 1.0 - TITLE_COLLISION_RATE**counts.target, reason, counts)
-    return Verdict("good", done, 0.0, f"no target crash in {counts.total} runs", counts)
+    return Verdict("good", done, 0.0, f"no target crash in {plural(counts.total, 'run')}", counts)
 
 
 def _judge_adaptive(counts: Counts, rate: Rate, policy: Policy) -> Verdict:
     out_of_runs = counts.total >= policy.max_runs
     if counts.target:
         confidence = 1.0 - TITLE_COLLISION_RATE**counts.target
-        return Verdict("bad", True, confidence, f"{_crash_words(counts)} in {counts.total} runs", counts)
+        return Verdict("bad", True, confidence, f"{_crash_words(counts)} in {plural(counts.total, 'run')}", counts)
     if counts.failed >= MIN_FAILED_FOR_SKIP and counts.failed > MAX_FAILED_SHARE * counts.total:
-        return Verdict("skip", True, 0.0, f"{counts.failed} of {counts.total} runs failed to boot or timed out", counts)
+        reason = f"{counts.failed} of {plural(counts.total, 'run')} failed to boot or timed out"
+        return Verdict("skip", True, 0.0, reason, counts)
     p_bad = posterior_bad(rate, counts.clean)
     enough = counts.clean >= MIN_JUDGED_RUNS and p_bad <= policy.false_good
     if enough or out_of_runs:
         if counts.clean < MIN_JUDGED_RUNS:
-            return Verdict("skip", True, 0.0, f"no run of {counts.total} reached the end", counts)
+            return Verdict("skip", True, 0.0, f"none of {plural(counts.total, 'run')} reached the end", counts)
         bound = "" if enough else f", short of the {1 - policy.false_good:.0%} aimed at (max runs reached)"
-        reason = f"{counts.clean} clean runs: P(bad) = {p_bad:.3f} at repro rate ~{rate.estimate:.2f}{bound}"
+        reason = f"{plural(counts.clean, 'clean run')}: P(bad) = {p_bad:.3f} at repro rate ~{rate.estimate:.2f}{bound}"
         return Verdict("good", True, 1.0 - p_bad, _with_unrelated(reason, counts), counts)
-    return Verdict("good", False, 1.0 - p_bad, f"{counts.clean} clean runs are not enough yet", counts)
+    verb = "is" if counts.clean == 1 else "are"
+    return Verdict("good", False, 1.0 - p_bad, f"{plural(counts.clean, 'clean run')} {verb} not enough yet", counts)
 
 
 def _judge_fixed(counts: Counts, runs: int) -> Verdict:
     if counts.total < runs:
-        return Verdict("good", False, 0.5, f"{counts.total} of {runs} fixed runs done", counts)
+        return Verdict("good", False, 0.5, f"{counts.total} of {plural(runs, 'fixed run')} done", counts)
     if counts.target:
-        return Verdict(
-            "bad", True, 1.0 - TITLE_COLLISION_RATE**counts.target, f"{_crash_words(counts)} in {runs} runs", counts
-        )
+        confidence = 1.0 - TITLE_COLLISION_RATE**counts.target
+        return Verdict("bad", True, confidence, f"{_crash_words(counts)} in {plural(runs, 'run')}", counts)
     if counts.clean >= SYZBOT_MIN_GOOD_SHARE * runs:
-        return Verdict("good", True, 1.0, f"{counts.clean} of {runs} runs OK", counts)
-    return Verdict("skip", True, 0.0, f"only {counts.clean} of {runs} runs OK", counts)
+        return Verdict("good", True, 1.0, f"{counts.clean} of {plural(runs, 'run')} OK", counts)
+    return Verdict("skip", True, 0.0, f"only {counts.clean} of {plural(runs, 'run')} OK", counts)
 
 
 def posterior_bad(rate: Rate, clean: int) -> float:
@@ -303,11 +305,18 @@ def posterior_bad(rate: Rate, clean: int) -> float:
     return likely_bad / (likely_bad + (1.0 - PRIOR_BAD))
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 run``, ``2 runs``, ``1 target crash``, ``3 target crashes``."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun}{'es' if noun.endswith(('s', 'sh', 'ch', 'x')) else 's'}"
+
+
 def _crash_words(counts: Counts) -> str:
-    return f"{counts.target} target crash{'es' if counts.target != 1 else ''}"
+    return plural(counts.target, "target crash")
 
 
 def _with_unrelated(reason: str, counts: Counts) -> str:
     if counts.unrelated:
-        return f"{reason}; {counts.unrelated} unrelated crashes ignored"
+        return f"{reason}; {plural(counts.unrelated, 'unrelated crash')} ignored"
     return reason

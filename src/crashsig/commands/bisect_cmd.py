@@ -1,15 +1,9 @@
 """``crashsig bisect``: find the commit that introduced a crash, without being derailed.
 
-Builds each revision in a worktree of its own (your checkout is never touched), boots it
-under QEMU with the reproducer, and judges the runs: only the target crash (``--title``,
-or the bad end's first crash) makes a revision bad; other crashes are unrelated. Runs
-per revision adapt to the repro rate measured at the bad end. At the end the culprit is
-rerun and its parent checked again. Progress goes to stderr; a syzbot-format log
-(readable by ``crashsig bisect-log``) and a JSON result go to the work directory.
-
-Exit status: 0 culprit found and confirmed; 1 not confirmed (or none found); 2 usage or
-setup error (missing QEMU, unreadable reproducer, a good end that crashes, a bad end
-that never reproduces).
+The command wires the builders, the VM runner and the run journal to
+:func:`crashsig.bisect.driver.bisect`, turns SIGINT and SIGTERM into a clean stop (VMs
+killed, worktrees removed, the log written up to where it stopped), and writes the log
+and the JSON result.
 """
 
 from __future__ import annotations
@@ -24,8 +18,11 @@ import sys
 from pathlib import Path
 
 from crashsig.bisect import build, driver, git, record
+from crashsig.bisect.interrupt import Interrupted, interruptible
+from crashsig.bisect.journal import Journal
 from crashsig.bisect.kernel import fetch_debian_kernel
 from crashsig.bisect.qemu import find_qemu
+from crashsig.bisect.results import Result
 from crashsig.bisect.runner import Limits, VmRunner
 from crashsig.bisect.verdict import Policy, Target
 from crashsig.bisectlog import write
@@ -33,72 +30,143 @@ from crashsig.errors import InputError
 
 _LIMITS = Limits()
 
+DESCRIPTION = """\
+Find the commit that introduced a kernel crash, without being derailed by other
+crashes.
+
+Each revision is built in a git worktree of its own (your checkout is never
+touched) and booted under QEMU with the reproducer. Only the target crash
+(--title, or the most frequent crash title at the bad end) makes a revision
+bad; other crashes are unrelated. Runs per revision adapt to the repro rate
+measured at the bad end; at the end the culprit is rerun and its parents are
+checked again. Progress goes to standard error; a log in syzbot's format
+(readable by 'crashsig bisect-log') and a JSON result go to the work directory.
+
+Interrupted (Ctrl-C, SIGTERM), it stops its VMs, removes its worktrees and
+writes the log, whose last line says where it stopped. The same command run
+again resumes: it replays the runs recorded so far instead of booting them
+again (--restart starts over).
+
+exit status: 0 culprit found and confirmed; 1 not confirmed, or none found; 2
+usage or setup error (QEMU missing, unreadable reproducer, a good end that
+crashes, a bad end that never reproduces); 130 or 143 interrupted by SIGINT or
+SIGTERM.
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``bisect`` subcommand."""
     parser = subparsers.add_parser(
         "bisect",
         help="bisect a crash with QEMU runs judged by crash identity",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--good", required=True, metavar="REV", help="a revision without the bug")
     parser.add_argument("--bad", required=True, metavar="REV", help="a revision that reproduces it")
-    parser.add_argument("--log", type=Path, metavar="FILE", help="bisection log (default WORKDIR/bisect.log)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="JSON result (default WORKDIR/result.json)")
-    add_setup_arguments(parser)
+    parser.add_argument("--log", type=Path, metavar="FILE", help="bisection log (default: WORKDIR/bisect.log)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="JSON result (default: WORKDIR/result.json)")
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="start over: do not replay the runs recorded by an interrupted bisection with the same setup",
+    )
+    add_setup_arguments(parser, title_help="the target crash title (default: the bad end's most frequent crash)")
     parser.set_defaults(func=run)
 
 
-def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
+def add_setup_arguments(parser: argparse.ArgumentParser, *, title_help: str) -> None:
     """Options shared with ``bisect-run``: what to build, how to run it, how to judge it."""
-    parser.add_argument("--repo", type=Path, default=Path("."), metavar="DIR", help="git repository (default .)")
+    add = parser.add_argument
+    add("--repo", type=Path, default=Path("."), metavar="DIR", help="git repository (default: %(default)s)")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--module-dir", metavar="SUBDIR", help="out-of-tree module in SUBDIR of the repository")
     what.add_argument("--kernel-tree", type=Path, metavar="CONFIG", help="the repository is a kernel tree; use CONFIG")
     what.add_argument("--build-cmd", metavar="CMD", help="run CMD in the worktree; it leaves a bzImage at --image")
-    parser.add_argument("--image", default="arch/x86/boot/bzImage", metavar="PATH", help="bzImage left by --build-cmd")
-    parser.add_argument("--kernel", type=Path, metavar="BZIMAGE", help="kernel for --module-dir (default: Debian's)")
-    parser.add_argument("--headers", type=Path, metavar="DIR", help="headers for --module-dir (default: Debian's)")
-    parser.add_argument("--repro", type=Path, required=True, metavar="FILE", help="reproducer: script or static binary")
-    parser.add_argument("--title", help="the target crash title (default: the bad end's first crash)")
-    parser.add_argument("--alt-title", action="append", default=[], metavar="TITLE", help="also the target")
-    parser.add_argument("--any-crash", action="store_true", help="syzbot's rule: every crash counts as bad")
-    parser.add_argument("--max-runs", type=int, default=Policy().max_runs, metavar="N", help="runs per revision cap")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="VMs run in parallel")
-    parser.add_argument("--workdir", type=Path, metavar="DIR", help="builds, consoles, results")
-    parser.add_argument("--boot-timeout", type=float, default=_LIMITS.boot, metavar="S")
-    parser.add_argument("--test-timeout", type=float, default=_LIMITS.test, metavar="S")
-    parser.add_argument("--timeout", type=float, default=_LIMITS.total, metavar="S", help="whole-run limit")
-    parser.add_argument("--cmdline", action="append", default=[], metavar="ARG", help="extra kernel argument")
+    image_help = "bzImage left by --build-cmd, relative to the worktree (default: %(default)s)"
+    add("--image", default="arch/x86/boot/bzImage", metavar="PATH", help=image_help)
+    add("--kernel", type=Path, metavar="BZIMAGE", help="kernel for --module-dir (default: Debian's cloud kernel)")
+    add("--headers", type=Path, metavar="DIR", help="headers for --module-dir (default: Debian's cloud kernel's)")
+    add("--repro", type=Path, required=True, metavar="FILE", help="reproducer: shell script or static binary")
+    add("--title", help=title_help)
+    add("--alt-title", action="append", default=[], metavar="TITLE", help="another title of the target (repeatable)")
+    add("--any-crash", action="store_true", help="syzbot's rule: every crash counts as bad")
+    runs_help = "at most N runs per revision, twice that for end checks and confirmation (default: %(default)s)"
+    add("--max-runs", type=int, default=Policy().max_runs, metavar="N", help=runs_help)
+    add("--jobs", type=int, default=1, metavar="N", help="VMs run in parallel (default: %(default)s)")
+    workdir_help = "builds, console logs, results and the run journal (default: ~/.cache/crashsig/bisect/HASH)"
+    add("--workdir", type=Path, metavar="DIR", help=workdir_help)
+    boot_help = "seconds until the kernel runs /init (default: %(default)g)"
+    add("--boot-timeout", type=float, default=_LIMITS.boot, metavar="S", help=boot_help)
+    test_help = "seconds from /init until the guest powers off (default: %(default)g)"
+    add("--test-timeout", type=float, default=_LIMITS.test, metavar="S", help=test_help)
+    add(
+        "--timeout",
+        type=float,
+        default=_LIMITS.total,
+        metavar="S",
+        help="seconds for a whole run (default: %(default)g)",
+    )
+    add("--cmdline", action="append", default=[], metavar="ARG", help="extra kernel argument (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Bisect, write the log and the JSON result, print the culprit."""
+    """Bisect, write the log and the JSON result, print the culprit; stop cleanly on a signal."""
+    try:
+        with interruptible():
+            return _bisect(args)
+    except Interrupted as stop:  # before the bisection started (kernel download, setup checks)
+        print(f"crashsig: error: interrupted by {stop.name}", file=sys.stderr)
+        return stop.status
+
+
+def _bisect(args: argparse.Namespace) -> int:
     options = driver.Options(args.good, args.bad, target(args), policy(args), jobs=max(1, args.jobs))
     workdir = workdir_for(args)
-    runner, builder = make_runner(args, workdir)
+    vms, builder = make_runner(args, workdir)
+    journal = Journal(vms, workdir / f"journal-{vms.setup_key()}.jsonl")
     handler = _progress_to_stderr()
+    status = None
     try:
-        result = driver.bisect(args.repo, runner, options, workdir=workdir)
+        if args.restart:
+            journal.discard()
+        elif journal.size:
+            logging.getLogger("crashsig.bisect").info(
+                "resuming: replaying %d runs recorded in %s (--restart starts over)", journal.size, journal.path
+            )
+        try:
+            result = driver.bisect(args.repo, journal, options, workdir=workdir)
+        except driver.BisectInterrupted as stop:
+            result, status = stop.result, stop.status
     finally:
         logging.getLogger("crashsig.bisect").removeHandler(handler)
         builder.close()
-    log_path, json_path = args.log or workdir / "bisect.log", args.json or workdir / "result.json"
-    log_path.write_text(write(record.to_bisectlog(result, args.repo)))
-    json_path.write_text(json.dumps(record.to_json(result), indent=1) + "\n")
+    log_path, json_path = _write_outputs(args, workdir, result)
+    if status is not None:
+        print(f"crashsig: {journal.size} runs recorded: run the same command again to resume", file=sys.stderr)
+        print(f"log: {log_path}\njson: {json_path}")
+        return status
+    journal.discard()
     if result.culprit:
         print(f"culprit: {result.culprit} {git.subject(args.repo, result.culprit)}")
     else:
         print("culprit: none; could be any of:\n  " + "\n  ".join(result.candidates))
     print(f"confirmed: {'yes' if result.confirmed else 'no'} ({result.reason})")
-    print(f"runs: {result.runs}, total time {record.go_duration(result.total_time)}")
+    replayed = f" ({journal.replayed} replayed from the journal)" if journal.replayed else ""
+    print(f"runs: {result.runs}{replayed}, total time {record.go_duration(result.total_time)}")
     print(f"log: {log_path}\njson: {json_path}")
     return 0 if result.confirmed else 1
 
 
+def _write_outputs(args: argparse.Namespace, workdir: Path, result: Result) -> tuple[Path, Path]:
+    log_path, json_path = args.log or workdir / "bisect.log", args.json or workdir / "result.json"
+    log_path.write_text(write(record.to_bisectlog(result, args.repo)))
+    json_path.write_text(json.dumps(record.to_json(result), indent=1) + "\n")
+    return log_path, json_path
+
+
 def target(args: argparse.Namespace) -> Target | None:
-    """The target named on the command line, None to take the bad end's first crash."""
+    """The target named on the command line, None to take the bad end's most frequent crash."""
     if args.any_crash:
         return Target("")
     return Target(args.title, tuple(args.alt_title)) if args.title else None

@@ -1,15 +1,7 @@
 """``crashsig bisect-run``: judge one revision, as a ``git bisect run`` script.
 
-    git bisect start BAD GOOD
-    git bisect run crashsig bisect-run --module-dir . --repro repro.sh --title 'kernel BUG in foo'
-
-Builds the checked-out revision (``HEAD`` of ``--repo``) in a worktree of its own, runs
-the reproducer adaptively and judges the runs like ``crashsig bisect`` does. Without a
-bad end to measure, the repro rate comes from ``--repro-rate``.
-
-Exit status, as ``git bisect run`` reads it: 0 good, 1 bad, 125 skip (the revision does
-not build or cannot be judged), 128 on any setup or usage error (which stops ``git
-bisect run`` rather than marking the revision bad).
+Builds the revision with the same builders as ``crashsig bisect``, runs the reproducer
+adaptively, and maps the verdict to the exit statuses ``git bisect run`` reads.
 """
 
 from __future__ import annotations
@@ -20,6 +12,7 @@ from typing import NoReturn
 
 from crashsig.bisect import git
 from crashsig.bisect.build import Build
+from crashsig.bisect.interrupt import Interrupted, interruptible
 from crashsig.bisect.verdict import Rate, Run, Target, judge
 from crashsig.commands.bisect_cmd import (
     add_setup_arguments,
@@ -37,24 +30,42 @@ EXIT_ABORT = 128
 DEFAULT_REPRO_RATE = 0.3
 """Assumed repro rate when none is given: low, so a good verdict needs enough clean runs."""
 
+DESCRIPTION = """\
+Judge one revision the way 'crashsig bisect' does, as a script for 'git bisect
+run':
+
+    git bisect start BAD GOOD
+    git bisect run crashsig bisect-run --module-dir . --repro repro.sh --title 'kernel BUG in foo'
+
+It builds the revision (HEAD of --repo unless --rev says otherwise) in a
+worktree of its own, runs the reproducer adaptively and judges the runs. With
+no bad end to measure, the repro rate comes from --repro-rate. Interrupted, it
+stops its VMs and removes its worktree.
+
+exit status, as 'git bisect run' reads it: 0 good; 1 bad; 125 skip (the
+revision does not build or cannot be judged); 128 on any usage or setup error,
+and when interrupted (this stops 'git bisect run' instead of marking the
+revision bad).
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``bisect-run`` subcommand."""
     parser = subparsers.add_parser(
         "bisect-run",
         help="judge one revision for 'git bisect run' (0 good, 1 bad, 125 skip)",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--rev", default="HEAD", help="the revision to judge (default HEAD)")
+    parser.add_argument("--rev", default="HEAD", help="the revision to judge (default: %(default)s)")
     parser.add_argument(
         "--repro-rate",
         type=float,
         default=DEFAULT_REPRO_RATE,
         metavar="P",
-        help=f"share of runs that reproduce the target on a bad revision (default {DEFAULT_REPRO_RATE})",
+        help="share of runs that reproduce the target on a bad revision (default: %(default)s)",
     )
-    add_setup_arguments(parser)
+    add_setup_arguments(parser, title_help="the target crash title (required unless --any-crash)")
     parser.error = _abort  # usage errors must stop git bisect run, not mark the revision bad
     parser.set_defaults(func=run)
 
@@ -67,9 +78,12 @@ def _abort(message: str) -> NoReturn:
 def run(args: argparse.Namespace) -> int:
     """Judge one revision and return git bisect run's exit status."""
     try:
-        return _judge(args)
+        with interruptible():
+            return _judge(args)
     except CrashsigError as exc:
         _abort(str(exc))
+    except Interrupted as stop:
+        _abort(f"interrupted by {stop.name}")
 
 
 def _judge(args: argparse.Namespace) -> int:

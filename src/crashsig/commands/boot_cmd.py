@@ -1,17 +1,16 @@
-"""``crashsig boot``: boot a kernel under QEMU once and say how the run ended.
-
-Exit status: 0 ``ok``; 1 ``crashed``; 2 setup error (bad option, unreadable file, ``infra
-error`` such as QEMU missing or an image QEMU rejects); 3 ``boot failed`` or ``timed out``.
-"""
+"""``crashsig boot``: boot a kernel under QEMU once and say how the run ended."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from crashsig.bisect.initramfs import build_initramfs
+from crashsig.bisect.interrupt import Interrupted, interruptible
 from crashsig.bisect.kernel import fetch_debian_kernel
 from crashsig.bisect.qemu import RunResult, boot
 from crashsig.commands.parse_cmd import report_to_json
@@ -26,13 +25,26 @@ EXIT_STATUS = {
 }
 DEBIAN = "debian"
 
+DESCRIPTION = """\
+Boot a kernel once under QEMU (direct kernel boot, serial console, panic=-1 and
+-no-reboot so that a crash ends the VM at once) with an initramfs that loads
+the given modules, runs the reproducer and powers off. The console is parsed
+while it runs; the outcome is ok, crashed: TITLE, boot failed, timed out or
+infra error, with the reason. QEMU runs in its own process group and is killed
+on every way out, Ctrl-C and SIGTERM included.
+
+exit status: 0 ok; 1 crashed; 2 setup error (bad option, unreadable file, infra
+error such as QEMU missing or an image QEMU rejects); 3 boot failed or timed
+out; 130 or 143 interrupted by SIGINT or SIGTERM.
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``boot`` subcommand."""
     parser = subparsers.add_parser(
         "boot",
         help="boot a kernel under QEMU with a reproducer and classify the run",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -74,40 +86,65 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=float,
         default=120.0,
         metavar="S",
-        help="seconds until the kernel runs /init (default 120)",
+        help="seconds until the kernel runs /init (default: %(default)g)",
     )
     parser.add_argument(
         "--test-timeout",
         type=float,
         default=300.0,
         metavar="S",
-        help="seconds from /init until the guest powers off (default 300)",
+        help="seconds from /init until the guest powers off (default: %(default)g)",
     )
     parser.add_argument(
         "--timeout",
         type=float,
         default=600.0,
         metavar="S",
-        help="seconds for the whole run (default 600)",
+        help="seconds for the whole run (default: %(default)g)",
     )
     parser.add_argument(
-        "--memory", type=int, default=512, metavar="MB", help="guest memory"
+        "--memory",
+        type=int,
+        default=512,
+        metavar="MB",
+        help="guest memory in MB (default: %(default)s)",
     )
     parser.add_argument(
         "--accel",
         choices=("auto", "kvm", "tcg"),
         default="auto",
-        help="auto: KVM when it works, else TCG emulation",
+        help="auto: KVM when it works, else TCG emulation (default: %(default)s)",
     )
-    parser.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")
     parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format"
+        "--qemu",
+        default="qemu-system-x86_64",
+        help="QEMU binary (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="output format (default: %(default)s)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Boot once, print the outcome, return the exit status."""
+    """Boot once, print the outcome, return the exit status; stop cleanly on a signal."""
+    started = time.monotonic()
+    try:
+        with interruptible():
+            return _boot(args)
+    except Interrupted as stop:
+        where = f"interrupted by {stop.name} after {time.monotonic() - started:.1f} s"
+        if args.console_log is not None and args.console_log.is_file():
+            with args.console_log.open("a") as console:
+                console.write(f"\ncrashsig: {where}\n")
+        print(f"crashsig: error: {where}", file=sys.stderr)
+        return stop.status
+
+
+def _boot(args: argparse.Namespace) -> int:
     if args.initramfs is not None and args.module:
         raise InputError(
             "--module needs a generated initramfs: use --repro, not --initramfs"
