@@ -5,11 +5,15 @@ from __future__ import annotations
 import gzip
 import lzma
 import sys
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
 STDIN = "-"
 """The input name that means standard input."""
+
+READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
+"""What reading a plain or compressed log can raise (corrupt gzip/xz data included)."""
 
 
 def open_log_stream(name: str) -> BinaryIO:

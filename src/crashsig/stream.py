@@ -10,7 +10,6 @@ loop comes near its speed; otherwise, and if grep fails, a pure-Python scan runs
 from __future__ import annotations
 
 import contextlib
-import lzma
 import mmap
 import os
 import shutil
@@ -22,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from crashsig.errors import InputError
-from crashsig.logfile import STDIN, open_log_stream
+from crashsig.logfile import READ_ERRORS, STDIN, open_log_stream
 from crashsig.oopsindex import SCAN_LITERALS, OopsIndex, release, scan_line_starts
 from crashsig.parse import Symbolizing, iter_index_reports
 from crashsig.types import Report
@@ -123,5 +122,5 @@ def iter_file_reports(
                 for report in iter_index_reports(index, title_style=title_style, symbolizer=symbolizer):
                     release(log)  # what one report touched: the resident set stays bounded
                     yield report
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except READ_ERRORS as exc:
         raise InputError(f"{name}: {getattr(exc, 'strerror', None) or exc}") from exc

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import lzma
 from collections.abc import Iterator
 
 from crashsig.errors import InputError
-from crashsig.logfile import STDIN, open_log_stream
+from crashsig.logfile import READ_ERRORS, STDIN, open_log_stream
 
 
 def iter_inputs(files: list[str]) -> Iterator[str]:
@@ -19,5 +18,5 @@ def read_input(name: str) -> bytes:
     try:
         with open_log_stream(name) as stream:
             return stream.read()
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except READ_ERRORS as exc:
         raise InputError(f"{name}: {getattr(exc, 'strerror', None) or exc}") from exc
