@@ -185,3 +185,17 @@ def test_cli(tmp_path, capsys: pytest.CaptureFixture[str], seed_log: bytes) -> N
     assert main(["bisect-log", str(foreign)]) == 2
     assert main(["bisect-log", str(tmp_path / "missing.log")]) == 2
     assert "crashsig: error:" in capsys.readouterr().err
+
+
+def test_interrupted_log_is_incomplete_not_trustworthy(tmp_path: Path) -> None:
+    text = (
+        "bisecting cause commit starting from c11d28ab4a691736e30b49813fb801847bd44e83\n"
+        "testing commit c11d28ab4a691736e30b49813fb801847bd44e83 with gcc (GCC) 8.1.0\n"
+        "all runs: crashed: kernel BUG at arch/x86/kvm/mmu/mmu.c:LINE!\n"
+        "error: interrupted by SIGTERM while building 824e6198325d (bisect, step 2 of about 4)\n"
+    )
+    log = bisectlog.read(text)
+    assert log.conclusion.startswith("incomplete: interrupted by SIGTERM")
+    path = tmp_path / "bisect.log"
+    path.write_text(text)
+    assert main(["bisect-log", str(path)]) == 1

@@ -148,7 +148,9 @@ def diagnose(log: BisectLog) -> tuple[Diagnostic, ...]:
 
 
 def conclude(log: BisectLog, diagnostics: tuple[Diagnostic, ...]) -> str:
-    """One line: ``trustworthy`` or ``suspect: <kind> at <first commit> ...`` per finding."""
+    """One line: ``trustworthy``, ``incomplete: <error>``, or ``suspect: <kind> at <commit> ...``."""
+    if not diagnostics and log.error:
+        return f"incomplete: {log.error}"
     if not diagnostics:
         return f"trustworthy (partial log: {len(log.warnings)} warnings)" if log.warnings else "trustworthy"
     parts = []

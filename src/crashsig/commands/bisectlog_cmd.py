@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "bisect-log",
         help="check a bisection log for a derailed bisection",
         description="Print the timeline of a syzbot-format bisection log and its diagnostics. "
-        "Exit 0 when nothing is suspect, 1 when the bisection looks derailed, 2 when the "
+        "Exit 0 when nothing is suspect, 1 when the bisection looks derailed or was interrupted, 2 when the "
         "input cannot be read as a bisection log.",
     )
     parser.add_argument("file", metavar="FILE", help="bisection log ('-' for standard input)")
@@ -66,6 +66,8 @@ def _text(log: BisectLog) -> str:
         lines.append("diagnostics:")
         lines += [f"  {d.kind:<14} {d.commit[:12]}  {d.message}" for d in log.diagnostics]
     lines += [f"warning: {warning}" for warning in log.warnings]
+    if log.error:
+        lines.append(f"error: {log.error}")
     lines.append(f"conclusion: {log.conclusion}")
     return "\n".join(lines)
 
@@ -84,4 +86,5 @@ def run(args: argparse.Namespace) -> int:
     if not log.kind and not log.revisions:
         raise InputError(f"{args.file}: not a bisection log ({'; '.join(log.warnings[:2])})")
     print(_json(log) if args.format == "json" else _text(log))
-    return EXIT_DERAILED if log.diagnostics else EXIT_TRUSTWORTHY
+    # An interrupted or failed bisection names no trustworthy culprit either.
+    return EXIT_DERAILED if log.diagnostics or log.error else EXIT_TRUSTWORTHY
