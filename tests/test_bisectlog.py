@@ -8,6 +8,7 @@ crash counted as bad.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import attrs
 import pytest
