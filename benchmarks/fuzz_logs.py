@@ -17,6 +17,7 @@ CORPUS_DIRS = (REPO.parent / "shared" / "corpus" / "syzkaller", REPO / "tests" /
 HEADERS: tuple[bytes, ...] = tuple(oops.header for oops in LINUX_OOPSES)
 BIG_LINE = 10 * 1024 * 1024
 MANY_HEADERS = 100_000
+MAX_INPUT = 16 * 1024 * 1024
 
 Mutator = Callable[[bytes, random.Random, "Corpus"], bytes]
 
@@ -266,4 +267,7 @@ def mutate(corpus: Corpus, rng: random.Random, skip: frozenset[str] = frozenset(
             continue  # one huge component per input is enough
         log = MUTATORS[name][0](log, rng, corpus)
         applied.append(name)
+    if len(log) > MAX_INPUT:  # stacked growth (repeat after duplicate) can reach 50 MB
+        log = log[:MAX_INPUT]
+        applied.append("cut")
     return f"{seed_name} [{'+'.join(applied)}]", log

@@ -25,10 +25,15 @@ FRAME_RE = re.compile(
 RAW_RE = re.compile(r"\[<(?P<raw>[0-9a-f]{8,16})>\]|(?:RIP|EIP|IP): [0-9a-f]{4}:(?P<rip>[0-9a-f]{8,16})\b")
 # Faulting instruction pointers (looked up at the PC itself): syzkaller ``linuxRipFrame``
 # plus the WARNING header, whose func+off is the ``ud2`` of the WARN.
-RIP_RE = re.compile(r"(?:\b(?:RIP|EIP|NIP|IP|pc|PC is at)\b:? ?(?:[0-9a-f]{4}:)?)$|^.*WARNING: .* at .*$")
+# Kept linear on giant lines: no ``.*`` that a later failure makes the engine retry.
+RIP_RE = re.compile(r"\b(?:RIP|EIP|NIP|IP|pc|PC is at)\b:? ?(?:[0-9a-f]{4}:)?$")
+_WARNING = "WARNING: "
 _SYMBOLIZED_RE = re.compile(r"^ \S+:\d+\b| \[inline\]")
 KASLR_RE = re.compile(r"Kernel Offset: 0x(?P<off>[0-9a-f]+) from 0x[0-9a-f]+")
-BUILD_ID_RE = re.compile(r"CPU: \d+ (?:UID: \d+ )?PID: \d+ Comm: .* (?P<bid>[0-9a-f]{40})\s*$", re.MULTILINE)
+# ``CPU: 0 PID: 1 Comm: syz Not tainted 6.1.0 #1 <build-id>``: the head, then the build-id
+# at the end of the same line (two searches, so a line full of heads stays linear).
+CPU_LINE_RE = re.compile(r"CPU: \d+ (?:UID: \d+ )?PID: \d+ Comm: ")
+BUILD_ID_TAIL_RE = re.compile(r" (?P<bid>[0-9a-f]{40})$")
 
 
 def kaslr_offset(text: str) -> int:
@@ -39,13 +44,24 @@ def kaslr_offset(text: str) -> int:
 
 def logged_build_id(text: str) -> str | None:
     """The vmlinux build-id printed on the ``CPU: ... Comm:`` line, if any."""
-    match = BUILD_ID_RE.search(text)
-    return match.group("bid") if match else None
+    pos = 0
+    while match := CPU_LINE_RE.search(text, pos):
+        end = text.find("\n", match.end())
+        end = len(text) if end < 0 else end
+        last = len(text[match.end() : end].rstrip())  # the build-id ends the line, maybe before blanks
+        tail = BUILD_ID_TAIL_RE.search(text, max(match.end(), match.end() + last - 41), match.end() + last)
+        if tail:
+            return tail.group("bid")
+        pos = end + 1
+    return None
 
 
 def is_rip_prefix(prefix: str) -> bool:
     """True when the frame after ``prefix`` is a faulting PC rather than a return address."""
-    return bool(RIP_RE.search(prefix))
+    if RIP_RE.search(prefix):
+        return True
+    warning = prefix.find(_WARNING)
+    return warning >= 0 and prefix.find(" at ", warning + len(_WARNING)) >= 0
 
 
 def _where(loc: Location) -> str:
