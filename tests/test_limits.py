@@ -1,8 +1,8 @@
 """Resource limits of the parser on inputs far larger than real logs.
 
 * ``crashsig parse`` streams a 1 GB log made of 10 MB lines with oopses between them,
-  finds every oops and keeps its peak RSS (measured by ``wait4`` on the child) under
-  200 MB: the file is mapped and scanned, never loaded whole.
+  finds every oops and keeps its peak RSS (measured by ``wait4`` on the child, grep
+  prefilter included) under 100 MB: the file is mapped and scanned, never loaded whole.
 * 100 000 oops headers in a row: the CPU time scales linearly against 25 000 headers
   (ratio near 4 for linear work, 16 for quadratic), so the assertion holds on a busy
   machine, unlike a wall-clock limit.
@@ -19,8 +19,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 import crashsig
 
 OOPS_FILE = Path(__file__).resolve().parent / "corpus" / "seed" / "gpf-start-creating-symbolized.txt"
@@ -28,7 +26,7 @@ TITLE = "general protection fault in start_creating"
 LINE = 10 * 1024 * 1024
 CHUNKS = 100  # 100 x (10 MB line + oops) ~ 1 GB
 FILLERS = (b"x", b" f+0x1/0x2", b"\xff\xfe", b"Call Trace: ", b"[    1.000000] ", b"\0")
-RSS_LIMIT_MB = 200
+RSS_LIMIT_MB = 100  # issue 3's streaming target; measured ~45 MB (1023 MB before fuzz finding F4)
 TIMEOUT_S = 600
 
 
@@ -77,10 +75,6 @@ def test_cli_parses_1gb_log_of_10mb_lines_in_bounded_memory(tmp_path: Path) -> N
     assert status == 0
     reports = json.loads(out.read_bytes())["logs"][0]["reports"]
     assert [r["title"] for r in reports] == [TITLE] * expected
-    if peak_kib >= RSS_LIMIT_MB * 1024:
-        # Fuzz finding F4 (parser, open): the mmap pages of the giant lines next to each
-        # oops stay resident. Remove this branch once fixed; the assertion below stays.
-        pytest.xfail(f"peak RSS {peak_kib // 1024} MB >= {RSS_LIMIT_MB} MB: giant lines next to oopses stay mapped")
     assert peak_kib < RSS_LIMIT_MB * 1024, f"peak RSS {peak_kib // 1024} MB"
 
 
