@@ -304,8 +304,16 @@ def bzimage() -> Path:
     return fetch_debian_kernel(headers=False).bzimage
 
 
+def _cmdline(pid: int) -> bytes:
+    """A process's command line; empty once it has exited (it may exit while we look)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _qemu_with(token: str) -> list[int]:
-    return [pid for pid in _processes_with(token) if b"qemu-system" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    return [pid for pid in _processes_with(token) if b"qemu-system" in _cmdline(pid)]
 
 
 def _booted(console: Path) -> bool:
