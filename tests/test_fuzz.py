@@ -162,7 +162,7 @@ def test_fuzz_regressions(
     assert outcomes[0].result.errors > 0  # the corruption was noticed, and reported as a crashsig error
 
 
-@pytest.mark.parametrize("claimed", [None, 1 << 40], ids=["true-size", "claims-1TiB"])
+@pytest.mark.parametrize("claimed", [None, 1 << 40, 0], ids=["true-size", "claims-1TiB", "claims-0"])
 def test_zlib_bomb_is_refused_quickly(inputs: fuzz.Inputs, pool: Pool, claimed: int | None) -> None:
     """256 MiB of zeros deflated into 256 KiB as .debug_abbrev: memory and time stay bounded."""
     seed = next(s for s in inputs.seeds if s.name == "gcc-dwarf5-gz")

@@ -155,6 +155,8 @@ class ElfImage:
             raise ElfError(f"{self.path}: {sec.name} uses unsupported compression type {kind}")
         if size > max(_INFLATE_FLOOR, _INFLATE_RATIO * len(raw)):
             raise ElfError(f"{self.path}: {sec.name} claims {size} bytes from {len(raw)} compressed (corrupt header?)")
+        if size == 0:  # and a max_length of 0 would mean "no limit" to zlib
+            return b""
         try:
             data = zlib.decompressobj().decompress(raw[hdr_size:], size)  # never more than ch_size bytes
         except zlib.error as exc:
