@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -209,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     stats = Stats(args.save)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally below: stop the workers
     pool = make_pool(args.jobs, seeds)
     try:
         run(pool, inputs.interleaved(args.logs, args.elfs, deadline), stats)

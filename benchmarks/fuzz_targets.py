@@ -124,25 +124,29 @@ def _compressed(path: Path, log: bytes, rng: random.Random, kind: str) -> Path:
     return target
 
 
-def _check_reports(check: _Checker, log: bytes, reports: list[Report]) -> None:
+def _check_reports(check: _Checker, log: bytes) -> None:
+    """Parse once; check the reports' invariants, signatures and symbolization.
+
+    The reports are dropped on return: 100 000 of them take ~400 MB, and the next parse
+    must not hold two such lists at once.
+    """
+    reports: list[Report] = check.call("parse", lambda: crashsig.parse(log)) or []  # type: ignore[assignment]
     for report in reports:
         check.expect(isinstance(report.title, str) and bool(report.title), f"empty title: {report!r:.300}")
         check.expect(
             0 <= report.start <= report.end <= len(log),
             f"offsets {report.start}..{report.end} outside a {len(log)}-byte log ({report.title!r})",
         )
+    for report in reports[:20]:
+        check.call("signature", lambda r=report: (r.signature, crashsig.same_crash(r, reports[0])))
+        if Workspace.symbolizer is not None:
+            check.call("Symbolizer.symbolize", lambda r=report: Workspace.symbolizer.symbolize(r))
 
 
 def check_log(log: bytes, options: dict[str, object]) -> Result:
     """Feed one console log to every log consumer."""
     check = _Checker()
-    reports = check.call("parse", lambda: crashsig.parse(log))
-    if isinstance(reports, list):
-        _check_reports(check, log, reports)
-        for report in reports[:20]:
-            check.call("signature", lambda r=report: (r.signature, crashsig.same_crash(r, reports[0])))
-            if Workspace.symbolizer is not None:
-                check.call("Symbolizer.symbolize", lambda r=report: Workspace.symbolizer.symbolize(r))
+    _check_reports(check, log)
     if options.get("variants"):
         check.call("parse 2020", lambda: crashsig.parse(log, title_style="2020"))
         check.call("parse str", lambda: crashsig.parse(log.decode("utf-8", "replace")))
