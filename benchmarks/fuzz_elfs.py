@@ -265,11 +265,11 @@ def mutate_elf(seed: Seed, rng: random.Random, skip: frozenset[str] = frozenset(
         kind = rng.choices(names, [ELF_CLASSES[n] for n in names])[0]
         if kind in _GENERIC:
             applied.append(_GENERIC[kind](seed, buf, rng))
+        elif len(buf) < len(seed.data):
+            continue  # field offsets are only meaningful on the full-length file
         elif kind == "zlib-bomb":
             claimed = rng.choice((None, None, 0, 1 << 40, len(buf)))
             applied.append(zlib_bomb(buf, rng.choice(seed.fields[kind]), rng.choice((1, 64)) << 20, claimed))
-        elif len(buf) < len(seed.data):
-            continue  # field offsets are only meaningful on the full-length file
         else:
             applied.append(_overwrite_field(seed, buf, rng, kind))
     return f"{seed.name} [{', '.join(applied)}]", bytes(buf)
