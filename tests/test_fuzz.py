@@ -6,6 +6,9 @@ mutated ELF files (gcc and clang, DWARF 4 and 5, linked and relocatable, built h
 worker with a CPU budget and an address-space limit linear in its size. The only allowed
 failures are ``CrashsigError`` subclasses. The harness itself is tested first: an
 exception, a hang and a memory blow-up in a target must each be reported as a failure.
+What the long runs found is kept as regression cases rebuilt from the seeds: corrupt
+header fields and line programs, damaged on-disk indexes, zlib bombs, giant-line scaling
+(each case names the failure it guards against).
 """
 
 from __future__ import annotations
