@@ -93,7 +93,8 @@ def make_pool(jobs: int, seeds: list[Seed]) -> Pool:
     """Workers whose log symbolizer is the first linked seed with the first relocatable one as a module."""
     host = next(s for s in seeds if not s.relocatable)
     module = next(s for s in seeds if s.relocatable)
-    return Pool(jobs, TARGETS, lambda: Workspace.setup(str(host.path), str(module.path)))
+    scratch = Path(tempfile.mkdtemp(prefix="crashsig-fuzz-"))
+    return Pool(jobs, TARGETS, lambda: Workspace.setup(str(host.path), str(module.path), scratch), scratch)
 
 
 def extra_logs(seeds: list[Seed]) -> list[tuple[str, bytes]]:
@@ -162,8 +163,9 @@ def replay(inputs: Inputs, kind: str, path: str) -> int:
     else:
         job = inputs.elf_job(next(s for s in inputs.seeds if s.name == kind), path, data)
     host = next(s for s in inputs.seeds if not s.relocatable)
-    Workspace.setup(str(host.path), str(next(s for s in inputs.seeds if s.relocatable).path))
-    result = TARGETS[job.target](job.data, job.options)
+    with tempfile.TemporaryDirectory(prefix="crashsig-fuzz-") as scratch:
+        Workspace.setup(str(host.path), str(next(s for s in inputs.seeds if s.relocatable).path), Path(scratch))
+        result = TARGETS[job.target](job.data, job.options)
     print(f"{path}: {result.errors} crashsig errors, {len(result.problems)} problems")
     for problem in result.problems:
         print(problem)

@@ -13,10 +13,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 
 import attrs
 
@@ -137,7 +139,15 @@ class _Worker:
 class Pool:
     """``jobs`` workers; ``run(iterable)`` yields an ``Outcome`` per job as they finish."""
 
-    def __init__(self, jobs: int, targets: dict[str, Target], setup: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        jobs: int,
+        targets: dict[str, Target],
+        setup: Callable[[], None] | None = None,
+        scratch: Path | None = None,
+    ) -> None:
+        self._scratch = scratch
+        """A directory the workers write in, removed by :meth:`close`."""
         self._ctx = multiprocessing.get_context("fork")
         self._targets = targets
         self._setup = setup
@@ -198,6 +208,8 @@ class Pool:
         return None
 
     def close(self) -> None:
-        """Stop every worker."""
+        """Stop every worker and remove the scratch directory."""
         for worker in self._workers:
             worker.kill()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)

@@ -79,10 +79,10 @@ class Workspace:
     symbolizer: Symbolizer | None = None
 
     @classmethod
-    def setup(cls, vmlinux: str, module: str) -> None:
-        """Create the scratch dir and open the log symbolizer (runs once in each worker)."""
+    def setup(cls, vmlinux: str, module: str, scratch: Path) -> None:
+        """Create this worker's dir under ``scratch`` and open the log symbolizer (once per worker)."""
         logging.disable(logging.CRITICAL)  # index-build warnings would flood the terminal
-        cls.dir = Path(tempfile.mkdtemp(prefix="crashsig-fuzz-"))
+        cls.dir = Path(tempfile.mkdtemp(prefix="worker-", dir=scratch))
         cls.symbolizer = Symbolizer(vmlinux, modules={MODULE: module}, use_cache=False)
 
 
