@@ -103,16 +103,15 @@ def test_100k_oops_headers_in_a_row_scale_linearly() -> None:
     assert large / small < 8, f"4x the headers took {large / small:.1f}x the CPU time ({small:.1f} s -> {large:.1f} s)"
 
 
-QUADRATIC_OPEN = "fuzz finding F10 (parser, open): OopsIndex.second_report_start scans every later header"
 
 
 @pytest.mark.parametrize(
     "header",
     [
         b"BUG: KASAN: slab-out-of-bounds in f+0x1/0x2 Read",
-        pytest.param(b"PANIC: double fault", marks=pytest.mark.xfail(reason=QUADRATIC_OPEN)),
-        pytest.param(b"unregister_netdevice: waiting for", marks=pytest.mark.xfail(reason=QUADRATIC_OPEN)),
-        pytest.param(b"Internal error:", marks=pytest.mark.xfail(reason=QUADRATIC_OPEN)),
+        b"PANIC: double fault",
+        b"unregister_netdevice: waiting for",
+        b"Internal error:",
     ],
     ids=lambda h: h.split(b":")[0].decode(),
 )

@@ -118,6 +118,11 @@ class OopsIndex:
                 previous = self._add(start)
         self._starts = [h.start for h in self.lines]
         self._last_panic = max((h.start for h in self.lines if h.panic), default=-1)
+        self._next_report_start: list[int | None] = [None] * (len(self.lines) + 1)
+        """``_next_report_start[i]``: start of the first line among ``lines[i:]`` that starts a report."""
+        for i in range(len(self.lines) - 1, -1, -1):
+            header = self.lines[i]
+            self._next_report_start[i] = header.start if header.starts_report else self._next_report_start[i + 1]
         self._last_oops_end = [-1] * (len(self.lines) + 1)
         """``_last_oops_end[i]``: end of the last oops line among ``lines[i:]``."""
         for i in range(len(self.lines) - 1, -1, -1):
@@ -159,10 +164,7 @@ class OopsIndex:
 
     def second_report_start(self, oops_line: HeaderLine) -> int | None:
         """Offset of the first later line that starts another report, if any."""
-        for header in self._from(bisect.bisect_right(self._starts, oops_line.start)):
-            if header.starts_report:
-                return header.start
-        return None
+        return self._next_report_start[bisect.bisect_right(self._starts, oops_line.start)]
 
     def last_oops_end(self, pos: int) -> int:
         """End of the last oops line starting at or after ``pos``; -1 when none."""
