@@ -167,14 +167,23 @@ def test_not_elf_and_truncated(built: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_truncated_section_data(built: dict[str, Path], tmp_path: Path) -> None:
-    # Move the section header table to the front so only section data is cut off.
+    # Keep the ELF header, the section header table and the section name table, moved to
+    # the front of the file; the sections' data is cut off.
     data = bytearray(built["program"].read_bytes())
     shoff = int.from_bytes(data[0x28:0x30], "little")
-    shnum = int.from_bytes(data[0x3C:0x3E], "little")
-    table = data[shoff : shoff + shnum * 64]
+    shnum, shstrndx = int.from_bytes(data[0x3C:0x3E], "little"), int.from_bytes(data[0x3E:0x40], "little")
+    table = bytearray(data[shoff : shoff + shnum * 64])
+    names_entry = shstrndx * 64
+    names_offset = int.from_bytes(table[names_entry + 0x18 : names_entry + 0x20], "little")
+    names_size = int.from_bytes(table[names_entry + 0x20 : names_entry + 0x28], "little")
+    table[names_entry + 0x18 : names_entry + 0x20] = (0x40 + len(table)).to_bytes(8, "little")
+    header = data[:0x28] + (0x40).to_bytes(8, "little") + data[0x30:0x40]
     cut = tmp_path / "cut"
-    cut.write_bytes(bytes(data[:0x28]) + (0x40).to_bytes(8, "little") + bytes(data[0x30:0x40]) + table)
+    cut.write_bytes(bytes(header + table + data[names_offset : names_offset + names_size]))
     with pytest.raises(ElfError, match="truncated: section"):
+        kernel_signature(cut)
+    cut.write_bytes(bytes(header + table))
+    with pytest.raises(ElfError, match="truncated section name table"):
         kernel_signature(cut)
 
 
@@ -187,5 +196,5 @@ def test_cli(built: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixtu
     bad.write_bytes(b"\x7fELF")
     assert main(["signature", "--kernel", str(bad), module]) == 2
     captured = capsys.readouterr()
-    assert captured.err.strip() == f"crashsig: error: {bad}: not an ELF file"
+    assert captured.err.strip() == f"crashsig: error: {bad}: truncated ELF header"
     assert captured.out.strip() == f"{kernel_signature(module)}  {module}"

@@ -52,13 +52,15 @@ class Headers(NamedTuple):
 def parse_headers(read: Callable[[int, int], bytes], file_size: int) -> Headers:
     """Decode the headers of an ELF file; ``read(offset, size)`` returns file bytes."""
     head = read(0, 64)
-    if len(head) < 52 or head[:4] != b"\x7fELF":
+    if head[:4] != b"\x7fELF":
         raise HeaderError("not an ELF file (bad magic)")
+    if len(head) < 52:
+        raise HeaderError("truncated ELF header")
     if head[4] not in (1, 2) or head[5] not in (1, 2):
         raise HeaderError(f"unknown ELF class {head[4]} or data encoding {head[5]}")
     order = "<" if head[5] == 1 else ">"
     is64 = head[4] == 2
-    if is64 and len(head) < 64:
+    if len(head) < (64 if is64 else 52):
         raise HeaderError("truncated ELF header")
     kind, machine = struct.unpack_from(order + "HH", head, 16)
     if is64:
@@ -72,25 +74,25 @@ def parse_headers(read: Callable[[int, int], bytes], file_size: int) -> Headers:
     if shoff:
         if entsize < row.size:
             raise HeaderError(f"section header size {entsize} is too small")
-        first = RawSection(*row.unpack(_exact(read, shoff, row.size, file_size))[:8])
+        first = RawSection(*row.unpack(_exact(read, shoff, row.size, file_size, "section header table"))[:8])
         count = count or first.size
         names_index = first.link if names_index == _SHN_XINDEX else names_index
         if count > _MAX_SECTIONS:
             raise HeaderError(f"{count} section headers")
-        table = _exact(read, shoff, entsize * count, file_size)
+        table = _exact(read, shoff, entsize * count, file_size, "section header table")
         raw = [RawSection(*row.unpack_from(table, i * entsize)[:8]) for i in range(count)]
     names = b""
     if raw and names_index < len(raw):
         strtab = raw[names_index]
-        names = _exact(read, strtab.offset, strtab.size, file_size)
+        names = _exact(read, strtab.offset, strtab.size, file_size, "section name table")
     sections = [(_name(names, sec.name), sec) for sec in raw]
     return Headers(_TYPES.get(kind, f"ET_{kind}"), _MACHINES.get(machine, f"EM_{machine}"), order == "<",
                    64 if is64 else 32, sections)
 
 
-def _exact(read: Callable[[int, int], bytes], offset: int, size: int, file_size: int) -> bytes:
+def _exact(read: Callable[[int, int], bytes], offset: int, size: int, file_size: int, what: str) -> bytes:
     if offset < 0 or size < 0 or offset + size > file_size:
-        raise HeaderError(f"headers at {offset:#x} (+{size:#x}) run past the end of the file (truncated?)")
+        raise HeaderError(f"truncated {what}: {offset:#x} (+{size:#x}) runs past the end of the file")
     return read(offset, size)
 
 
