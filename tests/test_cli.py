@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO, SYZKALLER_CORPUS
 
 from crashsig.cli import main
-
-from conftest import REPO, SYZKALLER_CORPUS
 
 EXAMPLE = REPO / "examples" / "seed-gpf.log"
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import SYZKALLER_CORPUS
 
 import crashsig
 from crashsig import corpus
 from crashsig.parse import parse_from
-
-from conftest import SYZKALLER_CORPUS
 
 
 def test_seed_first_report_is_the_flaky_gpf(seed_log: bytes) -> None:

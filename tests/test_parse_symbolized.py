@@ -33,7 +33,7 @@ def _log(binary: Path) -> tuple[bytes, int]:
     table = _symbols(binary)
     start, size = table["walk"]
     offset = size // 2
-    main_start, main_size = table["main"]
+    _, main_size = table["main"]
     log = (
         b"[   10.000000] BUG: unable to handle page fault for address: ffffc90000a3c000\n"
         b"[   10.000001] #PF: supervisor read access in kernel mode\n"

@@ -20,10 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import OWN_CORPUS, load_known_failures
 
 from crashsig import corpus
-
-from conftest import OWN_CORPUS, load_known_failures
 
 KNOWN_FAILURES = "KNOWN_FAILURES.txt"
 # Folders of report cases (tests/corpus/demangle holds demangler goldens instead).

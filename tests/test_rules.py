@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import OWN_CORPUS, SYZKALLER_CORPUS
 
 from crashsig import corpus
 from crashsig.rules import LINUX_OOPSES, Format
 from crashsig.rules.model import PARSE_STACK
 from crashsig.rules.types import TITLE_TO_TYPE
-
-from conftest import OWN_CORPUS, SYZKALLER_CORPUS
 
 ALL_FORMATS = [(oops, fmt) for oops in LINUX_OOPSES for fmt in oops.formats]
 

@@ -69,7 +69,7 @@ def test_duplicate_static_names_pick_by_size(program: Path) -> None:
 
 def test_annotate_like_syzbot(program: Path) -> None:
     with Symbolizer(program, use_cache=False) as sym:
-        start, off, chain = _deepest_walk_offset(sym, program)
+        _, off, chain = _deepest_walk_offset(sym, program)
         size = _nm(program)["walk"][0][1]
         log = (
             "[  1.0] Call Trace:\n"
@@ -112,7 +112,7 @@ def _size_of(program: Path, name: str) -> int:
 
 def test_symbolize_report_inserts_inline_frames(program: Path) -> None:
     with Symbolizer(program, use_cache=False) as sym:
-        start, off, chain = _deepest_walk_offset(sym, program)
+        _, off, chain = _deepest_walk_offset(sym, program)
         size = _nm(program)["walk"][0][1]
         report = Report(
             title="WARNING in walk",

@@ -81,7 +81,7 @@ def test_module_frames_in_a_log(module_dir: Path, tmp_path: Path) -> None:
         out = sym.annotate(log).splitlines()
         assert out[0] == f"[   5.1]  csig_sum {module_dir}/{MODULE}.c:34 [inline]"
         assert out[1] == f"[   5.1]  csig_walk+0x10/0x70 {module_dir}/{MODULE}.c:41 [{MODULE}]"
-        assert any(line.endswith(f"[crashsig-testmod]") and "csig_add+0x20/0x90" in line for line in out)
+        assert any(line.endswith("[crashsig-testmod]") and "csig_add+0x20/0x90" in line for line in out)
         assert out[-1] == "[   5.1]  csig_walk+0x10/0x70 [not_there]"
         assert any("does not match" in note and "0" * 40 in note for note in sym.notes)
         assert not any("does not match" in note and build_id in note.split("match")[1] for note in sym.notes)

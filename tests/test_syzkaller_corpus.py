@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import REPO, SYZKALLER_CORPUS, load_known_failures
 
 from crashsig import corpus
-
-from conftest import REPO, SYZKALLER_CORPUS, load_known_failures
 
 KNOWN_FAILURES_FILE = REPO / "tests" / "syzkaller_known_failures.txt"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from crashsig.errors import ElfError
 from crashsig.symbolize.cache import IndexCache
@@ -194,7 +194,7 @@ class Symbolizer:
             if binary is not None:
                 binary.close()
 
-    def __enter__(self) -> Symbolizer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
