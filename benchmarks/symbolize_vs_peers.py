@@ -14,9 +14,10 @@ verdict (llvm-symbolizer and eu-addr2line act as tie-breakers). crashsig runs co
 (``--no-cache``: DWARF read directly) and with its on-disk index, which is built once
 beforehand (that build is timed and reported too); the index stores no answers, only
 tables, so the indexed runs look every address up anew. ``python -c pass`` is timed as
-the floor every Python process pays.
+the floor every Python process pays, and importing the ``crashsig symbolize`` command
+(argparse, json, the symbolizer modules) as the floor of a crashsig process.
 
-    python benchmarks/symbolize_vs_peers.py [--abi 6.1.0-56] [--vmlinux PATH] [--repeat 3]
+    python benchmarks/symbolize_vs_peers.py [--abi 6.1.0-56] [--vmlinux PATH] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -87,14 +90,43 @@ def random_addresses(vmlinux: Path, count: int, seed: int) -> list[int]:
 
 
 def timed(argv: list[str], stdin: str = "") -> tuple[str, float, float, int]:
-    """Run under GNU time: (stdout, wall seconds, user+sys CPU seconds, peak RSS in MB)."""
-    with tempfile.NamedTemporaryFile("r") as report:
-        proc = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%e %U %S %M", *argv], input=stdin,
-                              capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    """Run one process: (stdout, wall seconds, user+sys CPU seconds, peak RSS in MB).
+
+    CPU time comes from ``wait4`` in microseconds (GNU time prints hundredths, too coarse
+    for runs of a few tens of milliseconds); peak RSS from GNU time, which measures the
+    tool alone (``wait4`` would count this script's memory, inherited before ``exec``).
+    """
+    with tempfile.TemporaryFile("w+") as given, tempfile.TemporaryFile("w+") as out, \
+            tempfile.NamedTemporaryFile("r") as rss:
+        given.write(stdin)
+        given.seek(0)
+        start = time.perf_counter()
+        proc = subprocess.Popen(["/usr/bin/time", "-o", rss.name, "-f", "%M", *argv], stdin=given, stdout=out,
+                                stderr=subprocess.PIPE, text=True)
+        timer = threading.Timer(TIMEOUT, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped above; Popen must not wait again
+        errors = proc.stderr.read() if proc.stderr else ""
         if proc.returncode != 0:
-            raise SystemExit(f"{argv[0]} failed: {proc.stderr[-2000:]}")
-        wall, user, system, rss = report.read().split()[-4:]
-    return proc.stdout, float(wall), float(user) + float(system), int(rss) // 1024
+            raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {errors[-2000:]}")
+        out.seek(0)
+        return out.read(), wall, usage.ru_utime + usage.ru_stime, int(rss.read().split()[-1]) // 1024
+
+
+def byte_compile_crashsig() -> None:
+    """Compile crashsig's modules once, as ``pip install`` of a wheel does.
+
+    An editable install run with ``PYTHONDONTWRITEBYTECODE`` (set on the project machine)
+    would otherwise recompile every module in every timed process.
+    """
+    where = subprocess.run([sys.executable, "-c", "import crashsig, os; print(os.path.dirname(crashsig.__file__))"],
+                           capture_output=True, text=True, check=True, timeout=TIMEOUT).stdout.strip()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", where], check=True, timeout=TIMEOUT)
 
 
 def best_of(repeat: int, argv: list[str], stdin: str = "") -> tuple[str, float, float, int]:
@@ -157,8 +189,10 @@ def run_tools(vmlinux: Path, addrs: list[int], index_dir: Path, repeat: int) -> 
             for entry in json.loads(out)["addresses"]
         }
         results[name] = (answers, wall, cpu, rss)
-    _, wall, cpu, rss = best_of(repeat, [sys.executable, "-c", "pass"])
-    results["python -c pass (floor)"] = ({}, wall, cpu, rss)
+    for name, code in (("python -c pass (floor)", "pass"),
+                       ("python: import crashsig symbolize CLI (floor)", "import crashsig.commands.symbolize_cmd")):
+        _, wall, cpu, rss = best_of(repeat, [sys.executable, "-c", code])
+        results[name] = ({}, wall, cpu, rss)
     return results
 
 
@@ -175,6 +209,9 @@ def report(title: str, addrs: list[int], results: dict[str, Timing]) -> None:
         agree = f"{100 * sum(_key(answers.get(a)) == _key(reference.get(a)) for a in addrs) / len(addrs):.1f} %" \
             if answers else "-"
         print(f"| {name} | {wall:.3f} | {wall / ref_wall:.2f}x | {cpu:.3f} | {cpu / ref_cpu:.2f}x | {rss} | {agree} |")
+    indexed_cpu = results["crashsig (with index)"][2]
+    print(f"\ncrashsig with index: {1000 * indexed_cpu:.0f} ms CPU per process "
+          f"({1000 * indexed_cpu / len(addrs):.2f} ms per address)")
     ours = results["crashsig (cold, no index)"][0]
     indexed = results["crashsig (with index)"][0]
     llvm, eu = results["llvm-symbolizer"][0], results["eu-addr2line"][0]
@@ -197,11 +234,12 @@ def main() -> int:
     parser.add_argument("--oops", type=Path, help="oops log of the same build (default: benchmarks/data)")
     parser.add_argument("--random", type=int, default=2000, help="number of random .text addresses")
     parser.add_argument("--seed", type=int, default=20240601)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per tool (best time is reported)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per tool (best time is reported)")
     args = parser.parse_args()
     vmlinux = args.vmlinux or fetch_vmlinux(args.abi)
     oops = args.oops or HERE / "data" / f"oops-netcrash-{args.abi}-cloud-amd64.txt"
     subprocess.run(["cat", str(vmlinux)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+    byte_compile_crashsig()
     with tempfile.TemporaryDirectory() as index_dir:
         wall, cpu, rss, size = build_index(vmlinux, Path(index_dir))
         print(f"crashsig index build (once per build-id, new process): {wall:.1f} s wall, {cpu:.1f} s CPU, "

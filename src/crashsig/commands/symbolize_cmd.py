@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
         results = _run_addresses(sym, args) if args.addr else _run_logs(sym, args)
         if args.format == "json":
             key = "addresses" if args.addr else "logs"
-            json.dump({"schema_version": SCHEMA_VERSION, key: results, "warnings": sym.notes}, sys.stdout, indent=2)
-            sys.stdout.write("\n")
+            document = {"schema_version": SCHEMA_VERSION, key: results, "warnings": sym.notes}
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")  # one write, not one per token
         else:
             for note in sym.notes:
                 print(f"crashsig: warning: {note}", file=sys.stderr)

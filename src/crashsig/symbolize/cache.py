@@ -8,11 +8,9 @@ foreign file is ignored and rebuilt. Files without a build-id are not indexed.
 
 from __future__ import annotations
 
-import logging
 import os
 import struct
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crashsig.errors import CrashsigError
@@ -20,26 +18,37 @@ from crashsig.symbolize.elfheaders import read_build_id
 from crashsig.symbolize.index import IndexedBinary, IndexFile
 
 if TYPE_CHECKING:
+    import logging
+
     from crashsig.symbolize.binary import BinarySymbolizer
 
-log = logging.getLogger(__name__)
+
+def logger() -> logging.Logger:
+    """The symbolizer's logger, imported when something is logged.
+
+    A process that answers from the index logs nothing and so never loads ``logging``
+    (or ``pathlib``): those imports would be a fifth of its run time.
+    """
+    import logging
+
+    return logging.getLogger("crashsig.symbolize")
 
 
-def default_cache_dir() -> Path:
+def default_cache_dir() -> str:
     """``$XDG_CACHE_HOME/crashsig/symbolize``, else ``~/.cache/crashsig/symbolize``."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "crashsig" / "symbolize"
+    return os.path.join(base, "crashsig", "symbolize")
 
 
 class IndexCache:
     """Opens the index of a binary, or builds it from a directly read one."""
 
     def __init__(self, cache_dir: str | os.PathLike[str] | None = None) -> None:
-        self.dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.dir = os.fspath(cache_dir) if cache_dir is not None else default_cache_dir()
 
-    def index_path(self, build_id: str, size: int) -> Path:
+    def index_path(self, build_id: str, size: int) -> str:
         """The index file of a binary with this build-id and size."""
-        return self.dir / f"{build_id}-{size:x}.idx"
+        return os.path.join(self.dir, f"{build_id}-{size:x}.idx")
 
     def open(self, path: str | os.PathLike[str]) -> IndexedBinary | None:
         """The indexed binary for ``path`` when a valid index exists (no ELF parsing)."""
@@ -48,9 +57,9 @@ class IndexCache:
             return None
         try:
             index_file = self.index_path(build_id, os.stat(path).st_size)
-            index = IndexFile(str(index_file))
+            index = IndexFile(index_file)
         except (OSError, ValueError) as exc:
-            log.debug("no usable index for %s (%s)", path, exc)
+            logger().debug("no usable index for %s (%s)", path, exc)
             return None
         if index.header.get("build_id") != build_id:
             index.close()
@@ -65,11 +74,11 @@ class IndexCache:
             return None
         target = self.index_path(binary.build_id, os.stat(binary.path).st_size)
         start = time.monotonic()
-        log.info("building the symbol index of %s in %s (once per build-id)", binary.path, target)
+        logger().info("building the symbol index of %s in %s (once per build-id)", binary.path, target)
         try:
             write_index(binary, target)
         except (CrashsigError, OSError, IndexError, KeyError, struct.error, ValueError, OverflowError, RecursionError) as exc:
-            log.warning("cannot build the index of %s (%s: %s); looking up directly", binary.path, type(exc).__name__, exc)
+            logger().warning("cannot build the index of %s (%s: %s); looking up directly", binary.path, type(exc).__name__, exc)
             return None
-        log.info("built %s in %.1f s", target, time.monotonic() - start)
+        logger().info("built %s in %.1f s", target, time.monotonic() - start)
         return self.open(binary.path)

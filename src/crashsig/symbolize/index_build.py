@@ -15,7 +15,6 @@ import os
 import shutil
 import tempfile
 from array import array
-from pathlib import Path
 from typing import BinaryIO
 
 from crashsig.symbolize import abbrev as A
@@ -98,10 +97,11 @@ class _Strings:
         return sid
 
 
-def write_index(binary: BinarySymbolizer, path: Path) -> None:
+def write_index(binary: BinarySymbolizer, path: str) -> None:
     """Build the index of ``binary`` into ``path`` (atomically: a temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    work = tempfile.mkdtemp(dir=path.parent, prefix=".build-")
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    work = tempfile.mkdtemp(dir=directory, prefix=".build-")
     sink = _Sink(work)
     try:
         strings = _Strings()
@@ -113,7 +113,7 @@ def write_index(binary: BinarySymbolizer, path: Path) -> None:
         sink.extend("str_blob", array("B", strings.blob))
         header = {"format": FORMAT, "build_id": binary.build_id, "has_dwarf": binary.dwarf is not None,
                   "source": binary.path}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".index-")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".index-")
         try:
             with os.fdopen(fd, "wb") as out:
                 sink.write(out, header)

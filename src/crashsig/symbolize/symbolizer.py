@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from typing import TYPE_CHECKING, Self
 
 from crashsig.errors import ElfError
-from crashsig.symbolize.cache import IndexCache
+from crashsig.symbolize.cache import IndexCache, logger
 from crashsig.symbolize.location import Location
 from crashsig.symbolize.modules import ModuleFinder, ModulesArg, normalize_name
 
@@ -18,8 +17,6 @@ if TYPE_CHECKING:
     from crashsig.types import Frame, Report
 
     Binary = BinarySymbolizer | IndexedBinary
-
-log = logging.getLogger(__name__)
 
 
 class Symbolizer:
@@ -69,7 +66,7 @@ class Symbolizer:
     def _note(self, message: str) -> None:
         if message not in self.notes:
             self.notes.append(message)
-            log.info("%s", message)
+            logger().info("%s", message)
 
     def binary(self, module: str | None = None) -> Binary | None:
         """The symbolizer of vmlinux (``module=None``) or of one module; None if unavailable."""
