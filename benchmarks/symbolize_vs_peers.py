@@ -27,7 +27,6 @@ import glob
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from symbolize_refs import parse_gnu_style  # the differential tests' parser of the peers' output
 
 from crashsig.symbolize.annotate import FRAME_RE, is_rip_prefix
 from crashsig.symbolize.binary import BinarySymbolizer
@@ -136,24 +138,9 @@ def best_of(repeat: int, argv: list[str], stdin: str = "") -> tuple[str, float, 
 
 
 def _gnu_blocks(out: str) -> dict[int, Answer]:
-    result: dict[int, Answer] = {}
-    current: Answer = []
-    lines = [line for line in out.splitlines() if line]
-    i = 0
-    while i < len(lines):
-        if re.fullmatch(r"0x[0-9a-f]+", lines[i]):
-            current = result.setdefault(int(lines[i], 16), [])
-            i += 1
-            continue
-        function = lines[i].split(" inlined at ")[0]
-        where = re.sub(r" \(discriminator \d+\)$", "", lines[i + 1])
-        parts = where.split(":")
-        if len(parts) >= 3 and parts[-1].isdigit() and parts[-2].isdigit():
-            parts = parts[:-1]
-        line = int(parts[-1]) if parts[-1].isdigit() else 0
-        current.append((function, os.path.basename(":".join(parts[:-1])), line))
-        i += 2
-    return result
+    """Per address, (function, file base name, line) of each frame of a peer's output."""
+    return {address: [(function, os.path.basename(file or "??"), line or 0) for function, file, line in frames]
+            for address, frames in parse_gnu_style(out).items()}
 
 
 Timing = tuple[dict[int, Answer], float, float, int]

@@ -57,16 +57,17 @@ def _location(text: str) -> tuple[str | None, int | None]:
 def addr2line(binary: Path, addrs: list[int], extra: tuple[str, ...] = ()) -> dict[int, list[Frame]]:
     """``addr2line -a -f -i`` output per address."""
     out = run(["addr2line", "-a", "-f", "-i", *extra, "-e", str(binary)], "\n".join(f"{a:#x}" for a in addrs) + "\n")
-    return _pairs(out)
+    return parse_gnu_style(out)
 
 
 def llvm_symbolizer(binary: Path, addrs: list[int], extra: tuple[str, ...] = ()) -> dict[int, list[Frame]]:
     """``llvm-symbolizer --inlining`` output per address (columns dropped)."""
     argv = ["llvm-symbolizer", "--print-address", "--inlining", "--functions=linkage", "--output-style=GNU", *extra, f"--obj={binary}"]
-    return _pairs(run(argv, "\n".join(f"{a:#x}" for a in addrs) + "\n"))
+    return parse_gnu_style(run(argv, "\n".join(f"{a:#x}" for a in addrs) + "\n"))
 
 
-def _pairs(out: str) -> dict[int, list[Frame]]:
+def parse_gnu_style(out: str) -> dict[int, list[Frame]]:
+    """Per address, the frames of ``-a -f -i`` style output (addr2line, eu-addr2line, llvm-symbolizer)."""
     result: dict[int, list[Frame]] = {}
     current: list[Frame] = []
     lines = [line for line in out.splitlines() if line]
@@ -77,7 +78,7 @@ def _pairs(out: str) -> dict[int, list[Frame]]:
             i += 1
             continue
         file, line = _location(lines[i + 1])
-        current.append((lines[i], file, line))
+        current.append((lines[i].split(" inlined at ")[0], file, line))  # eu-addr2line names the caller too
         i += 2
     return result
 
