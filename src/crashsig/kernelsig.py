@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import attrs
 
 from crashsig.errors import ElfError
-from crashsig.symbolize.elfheaders import HeaderError, RawSection, parse_headers
+from crashsig.symbolize.elfheaders import HeaderError, Section, parse_headers
 
 __all__ = ["SectionDigest", "iter_section_digests", "kernel_signature"]
 
@@ -48,11 +48,11 @@ class SectionDigest:
     """Raw 32-byte sha256 of the section's file bytes."""
 
 
-def _hashed(section: RawSection) -> bool:
+def _hashed(section: Section) -> bool:
     return bool(section.flags & SHF_ALLOC) and section.type not in (SHT_NOBITS, SHT_NOTE)
 
 
-def _digest(fd: int, section: RawSection, path: str) -> bytes:
+def _digest(fd: int, section: Section, path: str) -> bytes:
     hasher = hashlib.sha256()
     offset, end = section.offset, section.offset + section.size
     while offset < end:
@@ -80,15 +80,14 @@ def iter_section_digests(path: str | os.PathLike[str]) -> Iterator[SectionDigest
             headers = parse_headers(lambda offset, size: os.pread(fd, size, offset), file_size)
         except HeaderError as exc:
             raise ElfError(f"{name}: {exc}") from exc
-        for index, (label, section) in enumerate(headers.sections):
-            if not _hashed(section):
-                continue
+        for section in filter(_hashed, headers.sections):
             if section.offset + section.size > file_size:
                 raise ElfError(
-                    f"{name}: truncated: section {index} ends at "
+                    f"{name}: truncated: section {section.index} ends at "
                     f"{section.offset + section.size:#x}, the file at {file_size:#x}"
                 )
-            yield SectionDigest(index, label or f"[{index}]", section.size, _digest(fd, section, name))
+            label = section.name or f"[{section.index}]"
+            yield SectionDigest(section.index, label, section.size, _digest(fd, section, name))
     except OSError as exc:
         raise ElfError(f"{name}: {exc.strerror or exc}") from exc
     finally:

@@ -12,10 +12,9 @@ import os
 import struct
 import zlib
 from functools import cached_property
-from typing import NamedTuple
 
 from crashsig.errors import ElfError
-from crashsig.symbolize.elfheaders import HeaderError, Headers, find_build_id, parse_headers
+from crashsig.symbolize.elfheaders import HeaderError, Headers, Section, find_build_id, parse_headers
 
 SHF_ALLOC = 0x2
 SHF_EXECINSTR = 0x4
@@ -27,20 +26,6 @@ _ELFCOMPRESS_ZLIB = 1
 # most ~1000x, so 32x the compressed size (or 16 MiB for small sections) is generous.
 _INFLATE_RATIO = 32
 _INFLATE_FLOOR = 16 << 20
-
-
-class Section(NamedTuple):
-    """One section header."""
-
-    index: int
-    name: str
-    type: int
-    flags: int
-    addr: int
-    offset: int
-    size: int
-    link: int
-    info: int
 
 
 class Blob:
@@ -102,13 +87,10 @@ class ElfImage:
         self.sections = tuple(self._sections(headers))
 
     def _sections(self, headers: Headers) -> list[Section]:
-        out = []
-        for index, (name, raw) in enumerate(headers.sections):
-            section = Section(index, name, raw.type, raw.flags, raw.addr, raw.offset, raw.size, raw.link, raw.info)
+        for section in headers.sections:
             if section.type != SHT_NOBITS and section.offset + section.size > len(self._map):
                 raise ElfError(f"{self.path}: section {section.name} runs past the end of the file (truncated?)")
-            out.append(section)
-        return out
+        return headers.sections
 
     @property
     def is_relocatable(self) -> bool:

@@ -22,10 +22,11 @@ class HeaderError(ValueError):
     """The ELF headers are malformed or truncated (the message says how)."""
 
 
-class RawSection(NamedTuple):
-    """One section header as stored (name as an offset into the section name table)."""
+class Section(NamedTuple):
+    """One section header, its name looked up in the section name table."""
 
-    name: int
+    index: int
+    name: str
     type: int
     flags: int
     addr: int
@@ -45,8 +46,8 @@ class Headers(NamedTuple):
     little_endian: bool
     elfclass: int
     """32 or 64."""
-    sections: list[tuple[str, RawSection]]
-    """(name, header) of every section, in index order."""
+    sections: list[Section]
+    """Every section, in index order."""
 
 
 def parse_headers(read: Callable[[int, int], bytes], file_size: int) -> Headers:
@@ -70,22 +71,22 @@ def parse_headers(read: Callable[[int, int], bytes], file_size: int) -> Headers:
         shoff, = struct.unpack_from(order + "I", head, 0x20)
         entsize, count, names_index = struct.unpack_from(order + "HHH", head, 0x2E)
     row = struct.Struct(order + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII"))
-    raw: list[RawSection] = []
+    rows: list[tuple[int, ...]] = []  # name offset, type, flags, addr, offset, size, link, info
     if shoff:
         if entsize < row.size:
             raise HeaderError(f"section header size {entsize} is too small")
-        first = RawSection(*row.unpack(_exact(read, shoff, row.size, file_size, "section header table"))[:8])
-        count = count or first.size
-        names_index = first.link if names_index == _SHN_XINDEX else names_index
+        first = row.unpack(_exact(read, shoff, row.size, file_size, "section header table"))
+        count = count or first[5]  # extended numbering: section 0's size and link hold the real values
+        names_index = first[6] if names_index == _SHN_XINDEX else names_index
         if count > _MAX_SECTIONS:
             raise HeaderError(f"{count} section headers")
         table = _exact(read, shoff, entsize * count, file_size, "section header table")
-        raw = [RawSection(*row.unpack_from(table, i * entsize)[:8]) for i in range(count)]
+        rows = [row.unpack_from(table, i * entsize)[:8] for i in range(count)]
     names = b""
-    if raw and names_index < len(raw):
-        strtab = raw[names_index]
-        names = _exact(read, strtab.offset, strtab.size, file_size, "section name table")
-    sections = [(_name(names, sec.name), sec) for sec in raw]
+    if rows and names_index < len(rows):
+        _, _, _, _, names_offset, names_size, _, _ = rows[names_index]
+        names = _exact(read, names_offset, names_size, file_size, "section name table")
+    sections = [Section(index, _name(names, name), *rest) for index, (name, *rest) in enumerate(rows)]
     return Headers(_TYPES.get(kind, f"ET_{kind}"), _MACHINES.get(machine, f"EM_{machine}"), order == "<",
                    64 if is64 else 32, sections)
 
@@ -113,7 +114,7 @@ def read_build_id(path: str | os.PathLike[str]) -> str | None:
     try:
         size = os.fstat(fd).st_size
         headers = parse_headers(lambda offset, length: os.pread(fd, length, offset), size)
-        for _, sec in headers.sections:
+        for sec in headers.sections:
             if sec.type == 7 and 16 <= sec.size <= 4096 and sec.offset + sec.size <= size:  # SHT_NOTE
                 found = find_build_id(os.pread(fd, sec.size, sec.offset), headers.little_endian)
                 if found:

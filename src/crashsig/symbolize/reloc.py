@@ -10,7 +10,8 @@ from __future__ import annotations
 import struct
 
 from crashsig.errors import ElfError
-from crashsig.symbolize.elf import ElfImage, Section
+from crashsig.symbolize.elf import ElfImage
+from crashsig.symbolize.elfheaders import Section
 
 SHT_RELA, SHT_REL = 4, 9
 _SHN_ABS = 0xFFF1
