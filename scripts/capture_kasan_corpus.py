@@ -2,7 +2,8 @@
 """Regenerate the kasan-*.txt cases of tests/corpus/qemu/: KASAN reports from a real kernel.
 
 Builds crashsig's small KASAN kernel (Debian's linux-source-6.1, tinyconfig plus
-``tests/qemu_data/kasan/kasan.config``, the ``memsafety`` test driver built in; see
+``tests/qemu_data/tiny/boot.config`` and ``tests/qemu_data/kasan/kasan.config``, the
+``memsafety`` test driver built in; see
 ``tests/qemu_data/kasan_build.py``), boots it under QEMU once per case with a reproducer
 that writes the case's debugfs file, and writes the console to ``<out>/<case>.txt`` in
 syzkaller's test-file format.

@@ -8,7 +8,8 @@
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-FRAGMENT="$HERE/../../tests/qemu_data/kasan/kasan.config"
+BOOT_FRAGMENT="$HERE/../../tests/qemu_data/tiny/boot.config"
+KASAN_FRAGMENT="$HERE/../../tests/qemu_data/kasan/kasan.config"
 TARBALL=/usr/src/linux-source-6.1.tar.xz
 WORK=${WORK:-$HOME/.cache/crashsig/kernel-tree-bisect}
 JOBS=${JOBS:-2}
@@ -50,10 +51,10 @@ git log --oneline >&2
 
 # 2. The kernel config: tinyconfig plus the KASAN fragment, made outside the tree.
 if [ ! -s "$CONFIG" ]; then
-	step "making $CONFIG (tinyconfig + $(basename "$FRAGMENT"))"
+	step "making $CONFIG (tinyconfig + boot.config + kasan.config)"
 	cfg=$(mktemp -d)
 	make -s O="$cfg" tinyconfig >/dev/null
-	scripts/kconfig/merge_config.sh -m -O "$cfg" "$cfg/.config" "$FRAGMENT" >/dev/null
+	scripts/kconfig/merge_config.sh -m -O "$cfg" "$cfg/.config" "$BOOT_FRAGMENT" "$KASAN_FRAGMENT" >/dev/null
 	make -s O="$cfg" olddefconfig
 	cp "$cfg/.config" "$CONFIG"
 	rm -rf "$cfg"

@@ -8,8 +8,9 @@ changed):
    the cache directory, once;
 2. copy ``kasan/memsafety/`` into ``drivers/misc/memsafety/`` and add
    ``obj-y += memsafety/`` to ``drivers/misc/Makefile`` (built in: tinyconfig has no modules);
-3. ``make tinyconfig``, merge ``kasan/kasan.config`` with ``scripts/kconfig/merge_config.sh``,
-   ``make olddefconfig``, and check that every option of the fragment stuck;
+3. ``make tinyconfig``, merge ``tiny/boot.config`` and ``kasan/kasan.config`` with
+   ``scripts/kconfig/merge_config.sh``, ``make olddefconfig``, and check that every option
+   of the fragments stuck;
 4. ``make -j$(nproc) bzImage`` with ``CC="ccache gcc"`` when ccache is installed.
 
 Used by ``scripts/capture_kasan_corpus.py``; not part of the test suite.
@@ -21,12 +22,13 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
 
 HERE = Path(__file__).resolve().parent / "kasan"
-FRAGMENT = HERE / "kasan.config"
+FRAGMENTS = (HERE.parent / "tiny" / "boot.config", HERE / "kasan.config")
 MODULE_SOURCE = HERE / "memsafety"
 SOURCE_TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
 DEFAULT_CACHE = Path.home() / ".cache" / "crashsig" / "kasan"
@@ -47,7 +49,7 @@ def build_kasan_kernel(cache_dir: Path = DEFAULT_CACHE) -> KasanKernel:
     """Unpack, configure and build the KASAN test kernel under ``cache_dir``; return it."""
     tree = unpack_source(cache_dir)
     _install_module(tree)
-    make_config(tree, FRAGMENT)
+    make_config(tree, FRAGMENTS)
     _make(tree, f"-j{os.cpu_count() or 1}", "bzImage")
     release = _make(tree, "-s", "kernelrelease").strip()
     return KasanKernel(tree / "arch/x86/boot/bzImage", release)
@@ -70,21 +72,26 @@ def unpack_source(cache_dir: Path) -> Path:
     return tree
 
 
-def make_config(tree: Path, fragment: Path) -> Path:
-    """Write ``tree/.config``: tinyconfig plus ``fragment``; raise if an option did not stick.
+def make_config(tree: Path, fragments: Sequence[Path], objdir: Path | None = None) -> Path:
+    """Write ``.config`` (in ``objdir``, else in ``tree``): tinyconfig plus ``fragments``.
+
+    Raises SystemExit when an option of a fragment did not stick.
 
     Kconfig rewrites its generated headers only when they change, so an unchanged result
     does not make the next build recompile anything.
     """
-    _make(tree, "tinyconfig")
-    _run(["scripts/kconfig/merge_config.sh", "-m", ".config", str(fragment)], tree)
-    _make(tree, "olddefconfig")
-    config = (tree / ".config").read_text()
-    wanted = re.findall(r"^(CONFIG_\w+=\S+)$", fragment.read_text(), re.MULTILINE)
-    missing = [line for line in wanted if f"\n{line}\n" not in f"\n{config}"]
-    if missing:
-        raise SystemExit(f"kconfig dropped options of {fragment.name}: {', '.join(missing)}")
-    return tree / ".config"
+    out = objdir or tree
+    where = [f"O={objdir}"] if objdir else []
+    _make(tree, *where, "tinyconfig")
+    _run(["scripts/kconfig/merge_config.sh", "-m", "-O", str(out), str(out / ".config"), *map(str, fragments)], tree)
+    _make(tree, *where, "olddefconfig")
+    config = (out / ".config").read_text()
+    for fragment in fragments:
+        wanted = re.findall(r"^(CONFIG_\w+=\S+)$", fragment.read_text(), re.MULTILINE)
+        missing = [line for line in wanted if f"\n{line}\n" not in f"\n{config}"]
+        if missing:
+            raise SystemExit(f"kconfig dropped options of {fragment.name}: {', '.join(missing)}")
+    return out / ".config"
 
 
 def _install_module(tree: Path) -> None:
