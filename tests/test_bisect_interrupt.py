@@ -26,6 +26,7 @@ import pytest
 from crashsig import bisectlog
 from crashsig.bisect import sim
 from crashsig.bisect.build import Build
+from crashsig.bisect.interrupt import Interrupted, interruptible
 from crashsig.bisect.journal import Journal, load_journal
 from crashsig.bisect.kernel import fetch_debian_kernel
 from crashsig.bisect.runner import run_parallel
@@ -267,6 +268,40 @@ class _Counting:
         runs = [Run("ok", reason=f"run {self.made + i}") for i in range(count)]
         self.made += count
         return runs
+
+
+@pytest.fixture
+def signal_handlers() -> Iterator[None]:
+    """Put SIGINT and SIGTERM back as they were after the test."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+def _deliver(signum: int) -> None:
+    """Send ``signum`` to this process and let its Python handler run."""
+    os.kill(os.getpid(), signum)
+    time.sleep(0.05)
+
+
+def test_interruptible_raises_once_then_ignores_even_after_the_context(signal_handlers: None) -> None:
+    with pytest.raises(Interrupted) as stop:
+        with interruptible():
+            _deliver(signal.SIGTERM)
+            pytest.fail("SIGTERM did not interrupt")
+    assert (stop.value.name, stop.value.status) == ("SIGTERM", 143)
+    _deliver(signal.SIGINT)  # the command is exiting: a late Ctrl-C must not kill it
+    _deliver(signal.SIGTERM)
+
+
+def test_interruptible_restores_the_handlers_when_not_interrupted(signal_handlers: None) -> None:
+    before = signal.getsignal(signal.SIGINT)
+    with interruptible():
+        assert signal.getsignal(signal.SIGINT) is not before
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(KeyboardInterrupt):
+        _deliver(signal.SIGINT)
 
 
 def test_journal_replays_recorded_runs_in_order(tmp_path: Path) -> None:

@@ -5,6 +5,10 @@ spot: no ``finally`` runs, so a git worktree or a half-written log stays behind.
 :func:`interruptible` makes both signals raise :class:`Interrupted` (a
 ``KeyboardInterrupt``) in the main thread, once: while the cleanup that follows runs, a
 second signal is only logged, so pressing Ctrl-C twice cannot cut the cleanup short.
+After an interrupt, both signals are ignored once the context ends: the commands that
+use it exit next, and a signal between the end of the cleanup and the exit must not turn
+the exit status into a death by signal. (``SIG_IGN`` rather than a Python handler:
+CPython resets Python handlers to the default action while it shuts down.)
 """
 
 from __future__ import annotations
@@ -46,7 +50,11 @@ def as_interrupted(exc: KeyboardInterrupt) -> Interrupted:
 
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
-    """While active (in the main thread), SIGINT and SIGTERM raise :class:`Interrupted` once."""
+    """While active (in the main thread), SIGINT and SIGTERM raise :class:`Interrupted` once.
+
+    Once one has been raised, later signals are only logged, and ignored after the context
+    ends (meant for a command that exits after an interrupt).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -65,4 +73,4 @@ def interruptible() -> Iterator[None]:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, signal.SIG_IGN if raised else handler)
