@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+from typing import TYPE_CHECKING
 
 from crashsig.errors import (
     BuildError,
@@ -21,6 +22,12 @@ from crashsig.errors import (
     InfraError,
     InputError,
 )
+
+if TYPE_CHECKING:  # what __getattr__ provides, for type checkers
+    from crashsig.parse import contains_crash, parse
+    from crashsig.signature import crash_signature, kernel_signature, same_crash
+    from crashsig.symbolize import Location, Symbolizer
+    from crashsig.types import Executor, Frame, Report
 
 _LAZY = {
     "Executor": "crashsig.types",

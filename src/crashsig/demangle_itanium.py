@@ -66,11 +66,7 @@ class _Itanium(TypeParser):
             return _SPECIAL_TYPE[code] + render(self.type())
         if group == "T" and code in ("h", "v"):
             self.call_offset(code)
-            return (
-                ("non-virtual " if code == "h" else "virtual ")
-                + "thunk to "
-                + self.encoding(True)
-            )
+            return ("non-virtual " if code == "h" else "virtual ") + "thunk to " + self.encoding(True)
         if group == "T" and code == "c":
             self.call_offset(self.take(1))
             self.call_offset(self.take(1))
@@ -87,17 +83,11 @@ class _Itanium(TypeParser):
             name = render(self.name()[0])
             if code == "R":
                 self.seq_id(eof_ok=True)
-            return (
-                "guard variable for " if code == "V" else "reference temporary for "
-            ) + name
+            return ("guard variable for " if code == "V" else "reference temporary for ") + name
         if group == "G" and code == "A":
             return "hidden alias for " + self.encoding(True)
         if group == "G" and code == "T":
-            kind = (
-                "non-transaction clone for "
-                if self.take(1) == "n"
-                else "transaction clone for "
-            )
+            kind = "non-transaction clone for " if self.take(1) == "n" else "transaction clone for "
             return kind + self.encoding(True)
         self.fail("unsupported special name")
 
@@ -152,9 +142,7 @@ class _Itanium(TypeParser):
                 return a
             if is_digit(c) or c.islower() or c in ("U", "L"):
                 nxt = self.unqualified_name()
-            elif (
-                c in ("C", "D") and self.peek(1) not in ("T", "t") and last is not None
-            ):
+            elif c in ("C", "D") and self.peek(1) not in ("T", "t") and last is not None:
                 nxt = self.ctor_dtor(last)
             elif c == "S":
                 nxt = self.substitution(prefix=True)
@@ -178,9 +166,7 @@ class _Itanium(TypeParser):
         if variant == "I":
             self.fail("inheriting constructor")
         text = last.last if kind == "C" else "~" + last.last
-        return self.abi_tags(
-            Ty(text, last=text if kind == "D" else last.last, cdtor=True)
-        )
+        return self.abi_tags(Ty(text, last=text if kind == "D" else last.last, cdtor=True))
 
     def unqualified_name(self) -> Ty:
         c = self.peek()
@@ -205,9 +191,7 @@ class _Itanium(TypeParser):
 
     def abi_tags(self, a: Ty) -> Ty:
         while self.skip_if("B"):
-            a = a._replace(
-                left=self.join(a.left, "[abi:", self.source_name().left, "]")
-            )
+            a = a._replace(left=self.join(a.left, "[abi:", self.source_name().left, "]"))
         return a
 
     def operator_name(self) -> Ty:

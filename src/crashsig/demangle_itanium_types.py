@@ -47,9 +47,7 @@ class Ty(NamedTuple):
     kind: str = ""  # "" (plain), "fn", "arr" or "pack"
     last: str = ""  # innermost unqualified name, used for constructors and destructors
     args: tuple[Ty, ...] | None = None  # template arguments when this is a template
-    cdtor: bool = (
-        False  # constructor, destructor or conversion operator (no return type)
-    )
+    cdtor: bool = False  # constructor, destructor or conversion operator (no return type)
 
 
 def render(t: Ty) -> str:
@@ -162,9 +160,7 @@ class TypeParser(Cursor):
     def cv_qualifiers(self) -> str:
         found: list[str] = []
         while self.peek() in ("r", "V", "K") and self.peek():
-            found.insert(
-                0, {"r": "restrict", "V": "volatile", "K": "const"}[self.take(1)]
-            )
+            found.insert(0, {"r": "restrict", "V": "volatile", "K": "const"}[self.take(1)])
         return " ".join(found)
 
     def qualify(self, t: Ty, quals: str) -> Ty:
@@ -176,9 +172,7 @@ class TypeParser(Cursor):
 
     def indirect(self, t: Ty, code: str) -> Ty:
         if code in ("C", "G"):
-            return Ty(
-                self.join(render(t), " _Complex" if code == "C" else " _Imaginary")
-            )
+            return Ty(self.join(render(t), " _Complex" if code == "C" else " _Imaginary"))
         symbol = {"P": "*", "R": "&", "O": "&&"}[code]
         if t.kind in ("fn", "arr"):
             return Ty(t.left, self.join(t.inner, symbol), t.right, t.kind)
@@ -201,9 +195,7 @@ class TypeParser(Cursor):
         ref = {"R": " &", "O": " &&"}.get(self.peek(), "")
         self.pos += bool(ref)
         self.expect("E")
-        return Ty(
-            self.join(render(ret), " "), "", self.join("(", params, ")", ref), "fn"
-        )
+        return Ty(self.join(render(ret), " "), "", self.join("(", params, ")", ref), "fn")
 
     def array_type(self) -> Ty:
         self.expect("A")
@@ -220,9 +212,7 @@ class TypeParser(Cursor):
 
     def parmlist(self) -> str:
         types: list[Ty] = []
-        while self.peek() not in ("", "E", ".", "Q") and not (
-            self.peek() in ("R", "O") and self.peek(1) == "E"
-        ):
+        while self.peek() not in ("", "E", ".", "Q") and not (self.peek() in ("R", "O") and self.peek(1) == "E"):
             types.append(self.type())
         if not types:
             self.fail("empty parameter list")
@@ -334,12 +324,7 @@ class TypeParser(Cursor):
         if size <= 0:
             self.fail("bad identifier length")
         ident = self.take(size)
-        if (
-            ident.startswith("_GLOBAL_")
-            and len(ident) > 10
-            and ident[8] in "._$"
-            and ident[9] == "N"
-        ):
+        if ident.startswith("_GLOBAL_") and len(ident) > 10 and ident[8] in "._$" and ident[9] == "N":
             ident = "(anonymous namespace)"
         return Ty(ident, last=ident)
 

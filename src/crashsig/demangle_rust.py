@@ -19,9 +19,7 @@ _BASIC_TYPES = {
 _SIGNED_CONSTS = frozenset("aslxni")
 _UNSIGNED_CONSTS = frozenset("htmyoj")
 _CHAR_ESCAPES = {"\t": "\\t", "\r": "\\r", "\n": "\\n", "\\": "\\\\", "'": "\\'"}
-_IDENT_CHARS = frozenset(
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
-)
+_IDENT_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _HEX = "0123456789abcdef"
 _U64 = (1 << 64) - 1
 
@@ -298,21 +296,13 @@ class _V0(Cursor):
             self.emit("_")
             return
         kind = self.take(1)
-        if (
-            kind not in _SIGNED_CONSTS
-            and kind not in _UNSIGNED_CONSTS
-            and kind not in "bc"
-        ):
+        if kind not in _SIGNED_CONSTS and kind not in _UNSIGNED_CONSTS and kind not in "bc":
             self.fail("bad constant type")
         if kind in _SIGNED_CONSTS and self.skip_if("n"):
             self.emit("-")
         end = self.text.find("_", self.pos, self.end)
         digits = self.text[self.pos : end] if end >= 0 else ""
-        if (
-            not digits
-            or any(c not in _HEX for c in digits)
-            or (digits[0] == "0" and len(digits) > 1)
-        ):
+        if not digits or any(c not in _HEX for c in digits) or (digits[0] == "0" and len(digits) > 1):
             self.fail("bad constant value")
         self.pos = end + 1
         value = int(digits, 16)
@@ -324,9 +314,7 @@ class _V0(Cursor):
             if len(digits) > 6:
                 self.fail("bad char")
             char = chr(value) if value < 0x110000 else ""
-            shown = _CHAR_ESCAPES.get(char) or (
-                char if " " <= char <= "~" else f"\\u{{{value:x}}}"
-            )
+            shown = _CHAR_ESCAPES.get(char) or (char if " " <= char <= "~" else f"\\u{{{value:x}}}")
             self.emit(f"'{shown}'")
         else:
             self.emit("0x" + digits if len(digits) > 16 else str(value))
@@ -354,9 +342,7 @@ class _V0(Cursor):
             if not c.isascii() or not c.isalnum():
                 self.fail("bad base-62 digit")
             digit = int(c) if c.isdigit() else ord(c) - (87 if c.islower() else 29)
-            value = (
-                value * 62 + digit
-            ) & _U64  # crate hashes overflow; wrap like int64
+            value = (value * 62 + digit) & _U64  # crate hashes overflow; wrap like int64
         return _as_int64(value + 1)
 
     def decimal(self) -> int:

@@ -205,9 +205,7 @@ _FRAME_RECORD_RE = re.compile(
     rb"(?: \[(?P<mod>[A-Za-z0-9_.\-]+)(?: [0-9a-f]+)?\])?"
     rb"(?: (?P<file>[^\s:]+):(?P<line>[0-9]+))?"
 )
-_INLINE_RECORD_RE = re.compile(
-    rb"^\s*(?P<func>[A-Za-z0-9_.$<>:]+) (?P<file>[^\s:]+):(?P<line>[0-9]+) \[inline\]"
-)
+_INLINE_RECORD_RE = re.compile(rb"^\s*(?P<func>[A-Za-z0-9_.$<>:]+) (?P<file>[^\s:]+):(?P<line>[0-9]+) \[inline\]")
 
 
 def parse_frame_line(line: bytes, *, reliable: bool = True) -> Frame | None:

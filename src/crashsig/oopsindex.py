@@ -127,8 +127,8 @@ class OopsIndex:
         """``_last_oops_end[i]``: end of the last oops line among ``lines[i:]``."""
         for i in range(len(self.lines) - 1, -1, -1):
             header = self.lines[i]
-            self._last_oops_end[i] = self._last_oops_end[i + 1] if header.oops is None else max(
-                header.end, self._last_oops_end[i + 1]
+            self._last_oops_end[i] = (
+                self._last_oops_end[i + 1] if header.oops is None else max(header.end, self._last_oops_end[i + 1])
             )
 
     def _add(self, start: int) -> int:

@@ -217,9 +217,7 @@ class RawReport:
     """Byte offset in ``text`` of the oops line (the context lines come before)."""
 
 
-def parse_raw(
-    index: OopsIndex, oops_line: HeaderLine, base: int, style: str, *, whole_tail: bool = True
-) -> RawReport:
+def parse_raw(index: OopsIndex, oops_line: HeaderLine, base: int, style: str, *, whole_tail: bool = True) -> RawReport:
     """Parse the oops at ``oops_line`` (``base``: where parsing started, for ``panicked``)."""
     log = index.log
     assert oops_line.oops is not None

@@ -159,4 +159,3 @@ def frame_from_title(title: str) -> str:
     """The indicative function: the identifier after the last `` in `` of a title."""
     match = _FRAME_FROM_TITLE_RE.match(title)
     return match.group(1) if match else ""
-

@@ -86,17 +86,13 @@ def build_initramfs(
     :raises InputError: a file is missing or unreadable, or a binary is not static.
     """
     busybox_data = _read_static_binary(busybox or _find_busybox(), "busybox")
-    entries: list[tuple[str, int, bytes]] = [
-        (d, stat.S_IFDIR | 0o755, b"") for d in _DIRS
-    ]
+    entries: list[tuple[str, int, bytes]] = [(d, stat.S_IFDIR | 0o755, b"") for d in _DIRS]
     entries.append(("bin/busybox", stat.S_IFREG | 0o755, busybox_data))
     init = [_INIT_HEAD]
     for module in modules:
         path = f"{_MODULE_DIR}/{module.name}"
         entries.append((path, stat.S_IFREG | 0o644, _read(module, "module")))
-        init.append(
-            _INIT_INSMOD.format(path=path, error=ERROR_PREFIX, name=module.name)
-        )
+        init.append(_INIT_INSMOD.format(path=path, error=ERROR_PREFIX, name=module.name))
     run = ":"
     if reproducer is not None:
         data = _read(reproducer, "reproducer")

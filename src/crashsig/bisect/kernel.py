@@ -67,9 +67,7 @@ def default_cache_dir() -> Path:
     return Path(base) / "crashsig" / "kernels"
 
 
-def fetch_debian_kernel(
-    cache_dir: Path | None = None, *, abi: str | None = None, headers: bool = True
-) -> DebianKernel:
+def fetch_debian_kernel(cache_dir: Path | None = None, *, abi: str | None = None, headers: bool = True) -> DebianKernel:
     """Return Debian's cloud kernel, downloading and unpacking it on first use.
 
     :param cache_dir: where unpacked packages live; default :func:`default_cache_dir`.
@@ -94,14 +92,10 @@ def fetch_debian_kernel(
             ]
             _ensure_unpacked(headers_root, header_pkgs)
         headers_dir = headers_root / "usr/src" / f"linux-headers-{release}"
-        _point_makefile_at_common(
-            headers_dir, headers_root / "usr/src" / f"linux-headers-{abi}-common"
-        )
+        _point_makefile_at_common(headers_dir, headers_root / "usr/src" / f"linux-headers-{abi}-common")
     bzimage = image_root / "boot" / f"vmlinuz-{release}"
     if not bzimage.is_file():
-        raise InfraError(
-            f"{bzimage}: missing from the unpacked linux-image-{release} package"
-        )
+        raise InfraError(f"{bzimage}: missing from the unpacked linux-image-{release} package")
     return DebianKernel(
         abi=abi,
         bzimage=bzimage,
@@ -134,9 +128,7 @@ def _current_abi(cache: Path) -> str:
 
 def _kbuild_package(headers_pkg: str) -> str:
     """``linux-kbuild-X.Y``, which holds the headers' ``scripts`` and ``tools``."""
-    match = _KBUILD_RE.search(
-        _run(["apt-cache", "depends", headers_pkg], what="apt-cache")
-    )
+    match = _KBUILD_RE.search(_run(["apt-cache", "depends", headers_pkg], what="apt-cache"))
     if match is None:
         raise InfraError(f"cannot tell which linux-kbuild package {headers_pkg} needs")
     return match["pkg"]
@@ -151,9 +143,7 @@ def _ensure_unpacked(target: Path, packages: list[str]) -> Path:
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(
-        dir=target.parent, prefix=f".{target.name}-"
-    ) as tmp:
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
         work = Path(tmp)
         debs = work / "debs"
         debs.mkdir()
@@ -170,9 +160,7 @@ def _ensure_unpacked(target: Path, packages: list[str]) -> Path:
         try:
             root.rename(target)
         except OSError:
-            if (
-                not target.is_dir()
-            ):  # another process may have won the race: keep its copy
+            if not target.is_dir():  # another process may have won the race: keep its copy
                 raise
     return target
 
@@ -185,9 +173,7 @@ def _point_makefile_at_common(headers_dir: Path, common_dir: Path) -> None:
         if makefile.read_text() != wanted:
             makefile.write_text(wanted)
     except OSError as exc:
-        raise InfraError(
-            f"{makefile}: cannot adjust the headers Makefile: {exc.strerror}"
-        ) from exc
+        raise InfraError(f"{makefile}: cannot adjust the headers Makefile: {exc.strerror}") from exc
 
 
 def _run(
@@ -199,9 +185,7 @@ def _run(
 ) -> str:
     """Run a tool, return its stdout; raise InfraError with its stderr tail on failure."""
     if shutil.which(argv[0]) is None:
-        raise InfraError(
-            f"{argv[0]} not found: this needs a Debian system with apt and dpkg"
-        )
+        raise InfraError(f"{argv[0]} not found: this needs a Debian system with apt and dpkg")
     try:
         proc = subprocess.run(
             argv,

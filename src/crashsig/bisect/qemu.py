@@ -151,9 +151,7 @@ def boot(
         qemu_path = find_qemu(qemu)
         accel_used = _choose_accel(accel, qemu_path, kernel)
     except InfraError as exc:
-        return RunResult(
-            "infra error", None, None, str(exc), b"", time.monotonic() - started
-        )
+        return RunResult("infra error", None, None, str(exc), b"", time.monotonic() - started)
     cmdline = " ".join((*DEFAULT_CMDLINE, *cmdline_extra))
     argv = _qemu_argv(qemu_path, accel_used, kernel, cmdline, memory_mb, cpus)
     argv += ["-initrd", str(initramfs)]
@@ -161,32 +159,24 @@ def boot(
     try:
         console, stopped, returncode, errors = _run(argv, console_log, limits)
     except InfraError as exc:
-        return RunResult(
-            "infra error", None, None, str(exc), b"", time.monotonic() - started
-        )
+        return RunResult("infra error", None, None, str(exc), b"", time.monotonic() - started)
     duration = time.monotonic() - started
     reports = crashsig.parse(console.data)
     if reports or console.crash_seen:
         report = reports[0] if reports else None
         reason = _crash_reason(stopped, bool(reports))
         title = report.title if report else None
-        return RunResult(
-            "crashed", title, report, reason, console.data, duration, accel_used
-        )
+        return RunResult("crashed", title, report, reason, console.data, duration, accel_used)
     outcome, reason = _classify(console, stopped, returncode, errors, limits)
     return RunResult(outcome, None, None, reason, console.data, duration, accel_used)
 
 
-def _run(
-    argv: list[str], console_log: Path | None, limits: _Limits
-) -> tuple[_Console, str, int | None, str]:
+def _run(argv: list[str], console_log: Path | None, limits: _Limits) -> tuple[_Console, str, int | None, str]:
     """Run QEMU to its end or a deadline: (console, how it stopped, exit status, stderr)."""
     try:
         sink = open(console_log, "wb") if console_log else None  # noqa: SIM115 (closed below)
     except OSError as exc:
-        raise InputError(
-            f"{console_log}: cannot write the console log: {exc.strerror}"
-        ) from exc
+        raise InputError(f"{console_log}: cannot write the console log: {exc.strerror}") from exc
     with contextlib.ExitStack() as stack:
         if sink is not None:
             stack.enter_context(sink)
@@ -230,9 +220,7 @@ class _Console:
 
     def __init__(self, sink: IO[bytes] | None) -> None:
         self._chunks: list[bytes] = []
-        self._pending_cr = (
-            b""  # a chunk's final \r, kept until we know whether \n follows
-        )
+        self._pending_cr = b""  # a chunk's final \r, kept until we know whether \n follows
         self._unscanned = b""  # the last, incomplete line
         self._sink = sink
         self.booted = False
@@ -323,20 +311,12 @@ def _classify(
 
 
 def _crash_reason(stopped: str, parsed: bool) -> str:
-    ended = (
-        "QEMU exited"
-        if stopped == "exit"
-        else f"QEMU stopped at the {stopped} deadline"
-    )
-    what = (
-        "crash report in the console" if parsed else "crash header but no parsed report"
-    )
+    ended = "QEMU exited" if stopped == "exit" else f"QEMU stopped at the {stopped} deadline"
+    what = "crash report in the console" if parsed else "crash header but no parsed report"
     return f"{what}; {ended}"
 
 
-def _qemu_argv(
-    qemu: Path, accel: str, kernel: Path, cmdline: str, memory_mb: int, cpus: int
-) -> list[str]:
+def _qemu_argv(qemu: Path, accel: str, kernel: Path, cmdline: str, memory_mb: int, cpus: int) -> list[str]:
     """QEMU's argv, grouped by purpose; the initramfs is appended by the caller."""
     cpu = "host" if accel == "kvm" else "max"
     argv = [str(qemu)]
@@ -356,12 +336,8 @@ def _check_kernel_image(kernel: Path) -> None:
     """Raise InfraError unless ``kernel`` looks like a bzImage or an ELF (PVH) kernel."""
     with open(kernel, "rb") as f:
         head = f.read(_BZIMAGE_MAGIC_OFFSET + len(_BZIMAGE_MAGIC))
-    if head[_BZIMAGE_MAGIC_OFFSET:] != _BZIMAGE_MAGIC and not head.startswith(
-        b"\x7fELF"
-    ):
-        raise InfraError(
-            f"{kernel}: not a kernel image (no x86 boot 'HdrS' header, not ELF)"
-        )
+    if head[_BZIMAGE_MAGIC_OFFSET:] != _BZIMAGE_MAGIC and not head.startswith(b"\x7fELF"):
+        raise InfraError(f"{kernel}: not a kernel image (no x86 boot 'HdrS' header, not ELF)")
 
 
 def _choose_accel(accel: str, qemu: Path, kernel: Path) -> str:
@@ -370,9 +346,7 @@ def _choose_accel(accel: str, qemu: Path, kernel: Path) -> str:
     key = str(qemu)
     if key not in _kvm_probes:
         _kvm_probes[key] = _kvm_usable(qemu, kernel)
-        log.info(
-            "KVM %s", "usable" if _kvm_probes[key] else "not usable: emulating with TCG"
-        )
+        log.info("KVM %s", "usable" if _kvm_probes[key] else "not usable: emulating with TCG")
     return "kvm" if _kvm_probes[key] else "tcg"
 
 
@@ -389,10 +363,7 @@ def _kvm_usable(qemu: Path, kernel: Path) -> bool:
         fd = _stdout_fd(proc)
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
-            while (
-                b"Linux version" not in output
-                and (left := deadline - time.monotonic()) > 0
-            ):
+            while b"Linux version" not in output and (left := deadline - time.monotonic()) > 0:
                 if selector.select(timeout=left):
                     chunk = os.read(fd, 1 << 16)
                     if not chunk:

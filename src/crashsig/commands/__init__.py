@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
-Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+Register = Callable[["argparse._SubParsersAction[Any]"], None]
+"""A command's ``register``: it gets the CLI's subparsers (of crashsig's ArgumentParser subclass)."""
 
 
 def __getattr__(name: str) -> list[Register]:

@@ -54,9 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help=f"kernel image, or '{DEBIAN}' for Debian's cloud kernel (apt-get download)",
     )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument(
-        "--initramfs", type=Path, metavar="FILE", help="use this initramfs as is"
-    )
+    source.add_argument("--initramfs", type=Path, metavar="FILE", help="use this initramfs as is")
     source.add_argument(
         "--repro",
         type=Path,
@@ -78,9 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="ARG",
         help="extra kernel command-line argument (repeatable)",
     )
-    parser.add_argument(
-        "--console-log", type=Path, metavar="FILE", help="write the console here"
-    )
+    parser.add_argument("--console-log", type=Path, metavar="FILE", help="write the console here")
     parser.add_argument(
         "--boot-timeout",
         type=float,
@@ -146,14 +142,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _boot(args: argparse.Namespace) -> int:
     if args.initramfs is not None and args.module:
-        raise InputError(
-            "--module needs a generated initramfs: use --repro, not --initramfs"
-        )
-    kernel = (
-        fetch_debian_kernel(headers=False).bzimage
-        if args.kernel == DEBIAN
-        else Path(args.kernel)
-    )
+        raise InputError("--module needs a generated initramfs: use --repro, not --initramfs")
+    kernel = fetch_debian_kernel(headers=False).bzimage if args.kernel == DEBIAN else Path(args.kernel)
     with tempfile.TemporaryDirectory(prefix="crashsig-boot-") as tmp:
         initramfs = args.initramfs or build_initramfs(
             Path(tmp) / "initramfs.gz", reproducer=args.repro, modules=args.module
@@ -183,15 +173,9 @@ def _format(result: RunResult, style: str) -> str:
                 "reason": result.reason,
                 "duration": round(result.duration, 3),
                 "accel": result.accel,
-                "report": None
-                if result.report is None
-                else report_to_json(result.report),
+                "report": None if result.report is None else report_to_json(result.report),
             },
             indent=2,
         )
-    headline = (
-        f"crashed: {result.title or '(no title)'}"
-        if result.outcome == "crashed"
-        else result.outcome
-    )
+    headline = f"crashed: {result.title or '(no title)'}" if result.outcome == "crashed" else result.outcome
     return f"{headline}\n  reason:   {result.reason}\n  duration: {result.duration:.1f} s ({result.accel or '-'})"

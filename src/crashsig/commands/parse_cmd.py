@@ -23,8 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("files", nargs="*", metavar="FILE", help="log files (.gz/.xz ok); '-' or none: stdin")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("--first", action="store_true", help="only the first report of each log")
-    parser.add_argument("--title-style", choices=TITLE_STYLES, default="current",
-                        help="'2020' gives pre-2021 syzbot titles such as 'kernel BUG at FILE:LINE!'")
+    parser.add_argument(
+        "--title-style",
+        choices=TITLE_STYLES,
+        default="current",
+        help="'2020' gives pre-2021 syzbot titles such as 'kernel BUG at FILE:LINE!'",
+    )
     parser.add_argument("--fail-on-crash", action="store_true", help="exit 1 when any crash is found")
     parser.add_argument("--vmlinux", help="symbolize frames with this kernel image (with debug info)")
     parser.add_argument("--modules", metavar="DIR", help="with --vmlinux: directory of NAME.ko / NAME.ko.debug")
@@ -120,7 +124,11 @@ def _run(args: argparse.Namespace, symbolizer: Symbolizing | None) -> int:
     found = False
     documents = []
     for name in iter_inputs(args.files):
-        reports = list(itertools.islice(iter_file_reports(name, title_style=args.title_style, symbolizer=symbolizer), 1 if args.first else None))
+        reports = list(
+            itertools.islice(
+                iter_file_reports(name, title_style=args.title_style, symbolizer=symbolizer), 1 if args.first else None
+            )
+        )
         found = found or bool(reports)
         if args.format == "json":
             documents.append({"file": name, "reports": [report_to_json(r) for r in reports]})

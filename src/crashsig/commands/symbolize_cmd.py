@@ -28,8 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _location_json(loc: Location) -> dict[str, object]:
-    return {"function": loc.function, "file": loc.short_file(), "path": loc.file, "line": loc.line,
-            "column": loc.column, "inlined": loc.inlined}
+    return {
+        "function": loc.function,
+        "file": loc.short_file(),
+        "path": loc.file,
+        "line": loc.line,
+        "column": loc.column,
+        "inlined": loc.inlined,
+    }
 
 
 def _parse_address(text: str) -> int:
@@ -40,7 +46,7 @@ def _parse_address(text: str) -> int:
 
 
 def _run_addresses(sym: Symbolizer, args: argparse.Namespace) -> list[dict[str, object]]:
-    results = []
+    results: list[dict[str, object]] = []
     addresses = [_parse_address(text) for text in args.addr]
     answers = sym.lookup_all(addresses, module=args.module, return_address=args.return_address)
     for address, locs in zip(addresses, answers, strict=True):
@@ -58,16 +64,21 @@ def _run_logs(sym: Symbolizer, args: argparse.Namespace) -> list[dict[str, objec
     from crashsig.commands.io import iter_inputs, read_input  # logs only
     from crashsig.symbolize.annotate import iter_frame_lines
 
-    documents = []
+    documents: list[dict[str, object]] = []
     for name in iter_inputs(args.files):
         text = read_input(name).decode("utf-8", "replace")
         if args.format == "text":
             sys.stdout.write(sym.annotate(text))
             continue
         frames = [
-            {"line": frame.number + 1, "text": line.rstrip("\r\n"), "frame": frame.frame,
-             "locations": [_location_json(loc) for loc in frame.locations]}
-            for line, frame in iter_frame_lines(sym, text) if frame is not None
+            {
+                "line": frame.number + 1,
+                "text": line.rstrip("\r\n"),
+                "frame": frame.frame,
+                "locations": [_location_json(loc) for loc in frame.locations],
+            }
+            for line, frame in iter_frame_lines(sym, text)
+            if frame is not None
         ]
         documents.append({"file": name, "frames": frames})
     return documents

@@ -13,8 +13,9 @@ _AT_PC_FUNC = r"at: {{PC}} +{{FUNC}}"
 
 def _old_lockdep(header: str, middle: str, fmt: str = "possible deadlock in {1}") -> Format:
     """Pre-4.x lockdep reports ("INFO: ... ]" headers) with the lock site on an ``at:`` line."""
-    return Format(title=f"INFO: {header}", report=f"INFO: {header} \\](?:.*\\n)+?.*{middle}(?:.*\\n)+?.*{_AT_PC_FUNC}",
-                  fmt=fmt)
+    return Format(
+        title=f"INFO: {header}", report=f"INFO: {header} \\](?:.*\\n)+?.*{middle}(?:.*\\n)+?.*{_AT_PC_FUNC}", fmt=fmt
+    )
 
 
 INFO = Oops(
@@ -36,14 +37,29 @@ INFO = Oops(
                 extractor="stall",
             ),
         ),
-        Format(title=r"INFO: trying to register non-static key", fmt="INFO: trying to register non-static key in {1}",
-               stack=call_trace_stack("stack", "lock", "IRQ")),
-        Format(title=r"INFO: suspicious RCU usage", report=r"INFO: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}",
-               fmt="INFO: suspicious RCU usage in {2}", stack=call_trace_stack("rcu", "kmem", "slab")),
-        Format(title=r"INFO: task .* blocked for more than [0-9]+ seconds", fmt="INFO: task hung in {1}",
-               alts=("hang in {1}",), stack=call_trace_stack(extractor="hang")),
-        Format(title=r"INFO: task .* can't die for more than .* seconds", fmt="INFO: task can't die in {1}",
-               alts=("hang in {1}",), stack=call_trace_stack("schedule")),
+        Format(
+            title=r"INFO: trying to register non-static key",
+            fmt="INFO: trying to register non-static key in {1}",
+            stack=call_trace_stack("stack", "lock", "IRQ"),
+        ),
+        Format(
+            title=r"INFO: suspicious RCU usage",
+            report=r"INFO: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}",
+            fmt="INFO: suspicious RCU usage in {2}",
+            stack=call_trace_stack("rcu", "kmem", "slab"),
+        ),
+        Format(
+            title=r"INFO: task .* blocked for more than [0-9]+ seconds",
+            fmt="INFO: task hung in {1}",
+            alts=("hang in {1}",),
+            stack=call_trace_stack(extractor="hang"),
+        ),
+        Format(
+            title=r"INFO: task .* can't die for more than .* seconds",
+            fmt="INFO: task can't die in {1}",
+            alts=("hang in {1}",),
+            stack=call_trace_stack("schedule"),
+        ),
         # Captures corrupted old-style KASAN reports.
         Format(title=r"INFO: (Freed|Allocated) in (.*)", fmt="INFO: {1} in {2}", corrupted=True),
         Format(title=r"INFO:[[:space:]]*(?:\n|$)", fmt="INFO: corrupted", corrupted=True),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
@@ -33,6 +33,10 @@ def expand(pattern: str) -> str:
 def compile_rule(pattern: str) -> re.Pattern[bytes]:
     """Compile a rule regex (after placeholder expansion) as an ASCII bytes pattern."""
     return re.compile(expand(pattern).encode())
+
+
+def _compile_all(patterns: Iterable[str]) -> tuple[re.Pattern[bytes], ...]:
+    return tuple(map(compile_rule, patterns))
 
 
 class _ParseStack:
@@ -97,6 +101,4 @@ class Oops:
 
     header: bytes
     formats: tuple[Format, ...]
-    suppressions: tuple[re.Pattern[bytes], ...] = attrs.field(
-        default=(), converter=lambda items: tuple(compile_rule(p) for p in items)
-    )
+    suppressions: tuple[re.Pattern[bytes], ...] = attrs.field(default=(), converter=_compile_all)

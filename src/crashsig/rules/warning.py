@@ -12,23 +12,58 @@ _AT_FUNC = r"at: (?:{{PC}} +)?{{FUNC}}"
 
 SUBSYSTEM = (
     # Skip every ODEBUG user too.
-    Format(title=r"WARNING: .*lib/debugobjects\.c.* (?:debug_print|debug_check|at)", fmt="WARNING: ODEBUG bug in {1}",
-           stack=warning_stack("debug_", "rcu", "hrtimer_", "timer_", "work_", "percpu_", "vunmap", "vfree",
-                               "__free_", "debug_check", "kobject_")),
-    Format(title=r"WARNING: .*mm/usercopy\.c.* (?:usercopy_warn|at)", fmt="WARNING: bad usercopy in {1}",
-           stack=warning_stack("usercopy", "__check")),
-    Format(title=r"WARNING: .*lib/kobject\.c.* (?:kobject_|at)", fmt="WARNING: kobject bug in {1}",
-           stack=warning_stack("kobject_")),
-    Format(title=r"WARNING: .*fs/proc/generic\.c.* (?:proc_register|at)", fmt="WARNING: proc registration bug in {1}",
-           stack=warning_stack("proc_")),
-    Format(title=r"WARNING: .*lib/refcount\.c.* (?:refcount_|at)", fmt="WARNING: refcount bug in {1}",
-           stack=warning_stack("refcount", "kobject_")),
-    Format(title=r"WARNING: .*kernel/locking/lockdep\.c.*lock_", fmt="WARNING: locking bug in {1}",
-           stack=warning_stack("lock_sock", "release_sock")),
-    Format(title=r"WARNING: .*still has locks held!", report=r"WARNING: .*still has locks held!(?:.*\n)+?.*at: {{FUNC}}",
-           fmt="WARNING: still has locks held in {1}"),
-    Format(title=r"WARNING: Nested lock was not taken", fmt="WARNING: nested lock was not taken in {1}",
-           stack=warning_stack()),
+    Format(
+        title=r"WARNING: .*lib/debugobjects\.c.* (?:debug_print|debug_check|at)",
+        fmt="WARNING: ODEBUG bug in {1}",
+        stack=warning_stack(
+            "debug_",
+            "rcu",
+            "hrtimer_",
+            "timer_",
+            "work_",
+            "percpu_",
+            "vunmap",
+            "vfree",
+            "__free_",
+            "debug_check",
+            "kobject_",
+        ),
+    ),
+    Format(
+        title=r"WARNING: .*mm/usercopy\.c.* (?:usercopy_warn|at)",
+        fmt="WARNING: bad usercopy in {1}",
+        stack=warning_stack("usercopy", "__check"),
+    ),
+    Format(
+        title=r"WARNING: .*lib/kobject\.c.* (?:kobject_|at)",
+        fmt="WARNING: kobject bug in {1}",
+        stack=warning_stack("kobject_"),
+    ),
+    Format(
+        title=r"WARNING: .*fs/proc/generic\.c.* (?:proc_register|at)",
+        fmt="WARNING: proc registration bug in {1}",
+        stack=warning_stack("proc_"),
+    ),
+    Format(
+        title=r"WARNING: .*lib/refcount\.c.* (?:refcount_|at)",
+        fmt="WARNING: refcount bug in {1}",
+        stack=warning_stack("refcount", "kobject_"),
+    ),
+    Format(
+        title=r"WARNING: .*kernel/locking/lockdep\.c.*lock_",
+        fmt="WARNING: locking bug in {1}",
+        stack=warning_stack("lock_sock", "release_sock"),
+    ),
+    Format(
+        title=r"WARNING: .*still has locks held!",
+        report=r"WARNING: .*still has locks held!(?:.*\n)+?.*at: {{FUNC}}",
+        fmt="WARNING: still has locks held in {1}",
+    ),
+    Format(
+        title=r"WARNING: Nested lock was not taken",
+        fmt="WARNING: nested lock was not taken in {1}",
+        stack=warning_stack(),
+    ),
     Format(
         title=r"WARNING: lock held when returning to user space",
         report=r"WARNING: lock held when returning to user space(?:.*\n)+?.*leaving the kernel with locks still held"
@@ -36,13 +71,21 @@ SUBSYSTEM = (
         fmt="WARNING: lock held when returning to user space in {1}",
         no_stack_trace=True,
     ),
-    Format(title=r"WARNING: .*mm/.*\.c.* k?.?malloc", fmt="WARNING: kmalloc bug in {1}",
-           stack=warning_stack("kmalloc", "krealloc", "slab", "kmem")),
-    Format(title=r"WARNING: .*mm/vmalloc.c.*__vmalloc_node", fmt="WARNING: zero-size vmalloc in {1}",
-           stack=warning_stack()),
-    Format(title=r"WARNING: .* usb_submit_urb", fmt="WARNING in {1}/usb_submit_urb",
-           stack=warning_stack("usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg",
-                               "usb_control_msg")),
+    Format(
+        title=r"WARNING: .*mm/.*\.c.* k?.?malloc",
+        fmt="WARNING: kmalloc bug in {1}",
+        stack=warning_stack("kmalloc", "krealloc", "slab", "kmem"),
+    ),
+    Format(
+        title=r"WARNING: .*mm/vmalloc.c.*__vmalloc_node", fmt="WARNING: zero-size vmalloc in {1}", stack=warning_stack()
+    ),
+    Format(
+        title=r"WARNING: .* usb_submit_urb",
+        fmt="WARNING in {1}/usb_submit_urb",
+        stack=warning_stack(
+            "usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg"
+        ),
+    ),
 )
 
 GENERIC = (
@@ -70,11 +113,15 @@ LOCKDEP = (
         r"(?:.*\n)+?.*" + _AT_FUNC,
         fmt="possible deadlock in {1}",
     ),
-    Format(title=r"WARNING: .*-safe -> .*-unsafe lock order detected", fmt="possible deadlock in {1}",
-           stack=Stack(parts=(r"which became (?:.*) at:", PARSE_STACK))),
+    Format(
+        title=r"WARNING: .*-safe -> .*-unsafe lock order detected",
+        fmt="possible deadlock in {1}",
+        stack=Stack(parts=(r"which became (?:.*) at:", PARSE_STACK)),
+    ),
     Format(
         title=r"WARNING: possible recursive locking detected",
-        report=r"WARNING: possible recursive locking detected(?:.*\n)+?.*is trying to acquire lock(?:.*\n)+?.*" + _AT_FUNC,
+        report=r"WARNING: possible recursive locking detected(?:.*\n)+?.*is trying to acquire lock(?:.*\n)+?.*"
+        + _AT_FUNC,
         fmt="possible deadlock in {1}",
     ),
     Format(
@@ -83,23 +130,45 @@ LOCKDEP = (
         fmt="inconsistent lock state in {2}",
         stack=call_trace_stack(),
     ),
-    Format(title=r"WARNING: suspicious RCU usage", report=r"WARNING: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}",
-           fmt="WARNING: suspicious RCU usage in {2}", stack=call_trace_stack("rcu", "kmem", "slab")),
+    Format(
+        title=r"WARNING: suspicious RCU usage",
+        report=r"WARNING: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}",
+        fmt="WARNING: suspicious RCU usage in {2}",
+        stack=call_trace_stack("rcu", "kmem", "slab"),
+    ),
 )
 
 STACK_CHECKS = (
-    Format(title=r"WARNING: kernel stack regs at [0-9a-f]+ in [^ ]* has bad '([^']+)' value",
-           fmt="WARNING: kernel stack regs has bad '{1}' value", no_stack_trace=True),
-    Format(title=r"WARNING: kernel stack frame pointer at [0-9a-f]+ in [^ ]* has bad value",
-           fmt="WARNING: kernel stack frame pointer has bad value", no_stack_trace=True),
-    Format(title=r"WARNING: bad unlock balance detected!", fmt="WARNING: bad unlock balance in {1}",
-           stack=Stack(parts=(r"{{PC}} +{{FUNC}}", CALL_TRACE, PARSE_STACK))),
-    Format(title=r"WARNING: held lock freed!", report=r"WARNING: held lock freed!(?:.*\n)+?.*at:(?: {{PC}})? +{{FUNC}}",
-           fmt="WARNING: held lock freed in {1}"),
-    Format(title=r"WARNING: kernel stack regs .* has bad 'bp' value", fmt="WARNING: kernel stack regs has bad value",
-           no_stack_trace=True),
-    Format(title=r"WARNING: kernel stack frame pointer .* has bad value", fmt="WARNING: kernel stack regs has bad value",
-           no_stack_trace=True),
+    Format(
+        title=r"WARNING: kernel stack regs at [0-9a-f]+ in [^ ]* has bad '([^']+)' value",
+        fmt="WARNING: kernel stack regs has bad '{1}' value",
+        no_stack_trace=True,
+    ),
+    Format(
+        title=r"WARNING: kernel stack frame pointer at [0-9a-f]+ in [^ ]* has bad value",
+        fmt="WARNING: kernel stack frame pointer has bad value",
+        no_stack_trace=True,
+    ),
+    Format(
+        title=r"WARNING: bad unlock balance detected!",
+        fmt="WARNING: bad unlock balance in {1}",
+        stack=Stack(parts=(r"{{PC}} +{{FUNC}}", CALL_TRACE, PARSE_STACK)),
+    ),
+    Format(
+        title=r"WARNING: held lock freed!",
+        report=r"WARNING: held lock freed!(?:.*\n)+?.*at:(?: {{PC}})? +{{FUNC}}",
+        fmt="WARNING: held lock freed in {1}",
+    ),
+    Format(
+        title=r"WARNING: kernel stack regs .* has bad 'bp' value",
+        fmt="WARNING: kernel stack regs has bad value",
+        no_stack_trace=True,
+    ),
+    Format(
+        title=r"WARNING: kernel stack frame pointer .* has bad value",
+        fmt="WARNING: kernel stack regs has bad value",
+        no_stack_trace=True,
+    ),
     Format(title=r"WARNING:[[:space:]]*(?:\n|$)", fmt="WARNING: corrupted", corrupted=True),
 )
 

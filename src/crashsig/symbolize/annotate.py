@@ -125,8 +125,11 @@ def _resolve(symbolizer: Symbolizer, number: int, line: str, kaslr: int) -> Fram
             return None
         prefix = line[: match.start()]
         locs = symbolizer.lookup_symbol(
-            match.group("func"), int(match.group("off"), 16), module=match.group("modname"),
-            size=int(match.group("size"), 16), return_address=not is_rip_prefix(prefix),
+            match.group("func"),
+            int(match.group("off"), 16),
+            module=match.group("modname"),
+            size=int(match.group("size"), 16),
+            return_address=not is_rip_prefix(prefix),
             build_id=match.group("buildid"),
         )
         module = f" [{match.group('modname')}]" if match.group("mod") else ""

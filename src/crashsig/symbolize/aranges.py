@@ -43,8 +43,9 @@ def sorted_ranges(entries: list[tuple[int, int, int]]) -> list[tuple[int, int, i
     return sorted(e for e in entries if e[1] > e[0])
 
 
-def find_range(starts: Sequence[int], ends: Sequence[int], maxend: Sequence[int], lo: int, hi: int,
-               address: int) -> int | None:
+def find_range(
+    starts: Sequence[int], ends: Sequence[int], maxend: Sequence[int], lo: int, hi: int, address: int
+) -> int | None:
     """Position in ``[lo, hi)`` of the range containing ``address`` that starts last, or None.
 
     ``maxend`` is the running maximum of ``ends`` from ``lo`` on; the arrays may be

@@ -77,8 +77,19 @@ class IndexCache:
         logger().info("building the symbol index of %s in %s (once per build-id)", binary.path, target)
         try:
             write_index(binary, target)
-        except (CrashsigError, OSError, IndexError, KeyError, struct.error, ValueError, OverflowError, RecursionError) as exc:
-            logger().warning("cannot build the index of %s (%s: %s); looking up directly", binary.path, type(exc).__name__, exc)
+        except (
+            CrashsigError,
+            OSError,
+            IndexError,
+            KeyError,
+            struct.error,
+            ValueError,
+            OverflowError,
+            RecursionError,
+        ) as exc:
+            logger().warning(
+                "cannot build the index of %s (%s: %s); looking up directly", binary.path, type(exc).__name__, exc
+            )
             return None
         logger().info("built %s in %.1f s", target, time.monotonic() - start)
         return self.open(binary.path)

@@ -171,7 +171,9 @@ class DwarfInfo:
     def _ranges_v4(self, unit: Unit, offset: int) -> list[tuple[int, int]]:
         return self._windowed(self._need(".debug_ranges"), offset, lambda data: _parse_ranges_v4(data, unit))
 
-    def _windowed(self, blob: Blob, offset: int, parse: Callable[[bytes], list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    def _windowed(
+        self, blob: Blob, offset: int, parse: Callable[[bytes], list[tuple[int, int]]]
+    ) -> list[tuple[int, int]]:
         size = _WINDOW
         while True:
             if not 0 <= offset < blob.size:
@@ -188,7 +190,7 @@ def _parse_ranges_v4(data: bytes, unit: Unit) -> list[tuple[int, int]]:
     size = unit.addr_size
     top = (1 << (8 * size)) - 1
     base = unit.base_address
-    out = []
+    out: list[tuple[int, int]] = []
     pos = 0
     while True:
         start, end = unsigned(data, pos, size), unsigned(data, pos + size, size)
@@ -204,7 +206,7 @@ def _parse_ranges_v4(data: bytes, unit: Unit) -> list[tuple[int, int]]:
 def _parse_rnglist(data: bytes, unit: Unit) -> list[tuple[int, int]]:
     size = unit.addr_size
     base = unit.base_address
-    out = []
+    out: list[tuple[int, int]] = []
     pos = 0
     while True:
         kind = data[pos]

@@ -12,6 +12,7 @@ import os
 import struct
 import zlib
 from functools import cached_property
+from typing import Literal
 
 from crashsig.errors import ElfError
 from crashsig.symbolize.elfheaders import HeaderError, Headers, Section, find_build_id, parse_headers
@@ -127,7 +128,7 @@ class ElfImage:
     def _decompress(self, sec: Section) -> bytes:
         raw = self._map[sec.offset : sec.offset + sec.size]
         wide = self.elfclass == 64
-        order = "little" if self.little_endian else "big"
+        order: Literal["little", "big"] = "little" if self.little_endian else "big"
         hdr_size = 24 if wide else 12
         if len(raw) < hdr_size:
             raise ElfError(f"{self.path}: {sec.name} is too short for its compression header")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 _TYPES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
 _MACHINES = {3: "EM_386", 40: "EM_ARM", 62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV"}
@@ -25,7 +25,7 @@ class HeaderError(ValueError):
 class Section(NamedTuple):
     """One section header, its name looked up in the section name table."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # the section header index; shadows tuple.index
     name: str
     type: int
     flags: int
@@ -65,10 +65,10 @@ def parse_headers(read: Callable[[int, int], bytes], file_size: int) -> Headers:
         raise HeaderError("truncated ELF header")
     kind, machine = struct.unpack_from(order + "HH", head, 16)
     if is64:
-        shoff, = struct.unpack_from(order + "Q", head, 0x28)
+        (shoff,) = struct.unpack_from(order + "Q", head, 0x28)
         entsize, count, names_index = struct.unpack_from(order + "HHH", head, 0x3A)
     else:
-        shoff, = struct.unpack_from(order + "I", head, 0x20)
+        (shoff,) = struct.unpack_from(order + "I", head, 0x20)
         entsize, count, names_index = struct.unpack_from(order + "HHH", head, 0x2E)
     row = struct.Struct(order + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII"))
     rows: list[tuple[int, ...]] = []  # name offset, type, flags, addr, offset, size, link, info
@@ -87,8 +87,13 @@ def parse_headers(read: Callable[[int, int], bytes], file_size: int) -> Headers:
         _, _, _, _, names_offset, names_size, _, _ = rows[names_index]
         names = _exact(read, names_offset, names_size, file_size, "section name table")
     sections = [Section(index, _name(names, name), *rest) for index, (name, *rest) in enumerate(rows)]
-    return Headers(_TYPES.get(kind, f"ET_{kind}"), _MACHINES.get(machine, f"EM_{machine}"), order == "<",
-                   64 if is64 else 32, sections)
+    return Headers(
+        _TYPES.get(kind, f"ET_{kind}"),
+        _MACHINES.get(machine, f"EM_{machine}"),
+        order == "<",
+        64 if is64 else 32,
+        sections,
+    )
 
 
 def _exact(read: Callable[[int, int], bytes], offset: int, size: int, file_size: int, what: str) -> bytes:
@@ -128,7 +133,7 @@ def read_build_id(path: str | os.PathLike[str]) -> str | None:
 
 def find_build_id(data: bytes, little: bool) -> str | None:
     """The GNU build-id in the contents of a note section, or None."""
-    order = "little" if little else "big"
+    order: Literal["little", "big"] = "little" if little else "big"
     pos = 0
     while pos + 12 <= len(data):
         namesz, descsz, kind = (int.from_bytes(data[pos + i : pos + i + 4], order) for i in (0, 4, 8))

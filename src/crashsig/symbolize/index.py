@@ -56,8 +56,12 @@ def name_hash(name: bytes) -> int:
 
 def _tables(header: object, end: int) -> dict[str, tuple[int, str, int, int]]:
     """The table directory of a decoded header; ValueError unless every entry is sound."""
-    if not isinstance(header, dict) or not isinstance(header.get("tables"), dict) or \
-            not isinstance(header.get("build_id"), str | None) or not isinstance(header.get("has_dwarf"), bool):
+    if (
+        not isinstance(header, dict)
+        or not isinstance(header.get("tables"), dict)
+        or not isinstance(header.get("build_id"), str | None)
+        or not isinstance(header.get("has_dwarf"), bool)
+    ):
         raise ValueError("the directory is not an index header")  # noqa: TRY004  # callers treat ValueError as unusable
     out = {}
     for name, entry in header["tables"].items():
@@ -118,7 +122,7 @@ class IndexFile:
         data = os.pread(self._fd, (hi - lo) * size, offset + lo * size)
         if len(data) != (hi - lo) * size:
             raise ValueError(f"{name} is truncated")
-        return memoryview(data).cast(typecode)
+        return memoryview(data).cast(typecode)  # type: ignore[call-overload,no-any-return]  # one of _ITEM's, checked on open
 
     def close(self) -> None:
         """Close the file."""
@@ -134,7 +138,9 @@ class IndexedBinary:
         self.index = index
         self.path = path
         self.build_id: str | None = index.header["build_id"]
-        self.note: str | None = None if index.header["has_dwarf"] else f"{path}: no debug info, results are symbol names only"
+        self.note: str | None = (
+            None if index.header["has_dwarf"] else f"{path}: no debug info, results are symbol names only"
+        )
         self._strings: dict[int, str | None] = {NONE: None}
 
     @cached_property
@@ -167,8 +173,8 @@ class IndexedBinary:
             sym = self._symbol_at(address)
             return (Location(self.string(self._syms[sym * 4 + 1]) or "??"),) if sym is not None else ()
         cu = units[k * 4 + 3]
-        fns_lo, lines_lo, comp_dir, fns_hi, lines_hi = self._cus[cu * 3 : cu * 3 + 5]
-        comp_dir = self.string(comp_dir) or ""
+        fns_lo, lines_lo, comp_dir_id, fns_hi, lines_hi = self._cus[cu * 3 : cu * 3 + 5]
+        comp_dir = self.string(comp_dir_id) or ""
         row = bisect.bisect_right(self.index.read("line_addrs", lines_lo, lines_hi), address) - 1
         file: str | None = None
         line = column = None

@@ -111,8 +111,12 @@ def write_index(binary: BinarySymbolizer, path: str) -> None:
         sink.extend("str_offsets", strings.offsets)
         sink.table("str_blob", "B")
         sink.extend("str_blob", array("B", strings.blob))
-        header = {"format": FORMAT, "build_id": binary.build_id, "has_dwarf": binary.dwarf is not None,
-                  "source": binary.path}
+        header: dict[str, object] = {
+            "format": FORMAT,
+            "build_id": binary.build_id,
+            "has_dwarf": binary.dwarf is not None,
+            "source": binary.path,
+        }
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".index-")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -126,8 +130,16 @@ def write_index(binary: BinarySymbolizer, path: str) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-_TABLES = (("units", "Q", 4), ("cus", "Q", 3), ("fns", "Q", 4), ("subs", "Q", 2), ("ivs", "Q", 3),
-           ("nodes", "I", 5), ("line_addrs", "Q", 1), ("line_rows", "I", 3))
+_TABLES = (
+    ("units", "Q", 4),
+    ("cus", "Q", 3),
+    ("fns", "Q", 4),
+    ("subs", "Q", 2),
+    ("ivs", "Q", 3),
+    ("nodes", "I", 5),
+    ("line_addrs", "Q", 1),
+    ("line_rows", "I", 3),
+)
 
 
 def _add_units(binary: BinarySymbolizer, sink: _Sink, strings: _Strings) -> None:
@@ -137,8 +149,14 @@ def _add_units(binary: BinarySymbolizer, sink: _Sink, strings: _Strings) -> None
     offsets = sorted({e[2] for e in entries})
     number = {offset: n for n, offset in enumerate(offsets)}
     maxends = itertools.accumulate((e[1] for e in entries), max)
-    sink.extend("units", [v for (start, end, offset), top in zip(entries, maxends, strict=True)
-                          for v in (start, end, top, number[offset])])
+    sink.extend(
+        "units",
+        [
+            v
+            for (start, end, offset), top in zip(entries, maxends, strict=True)
+            for v in (start, end, top, number[offset])
+        ],
+    )
     for offset in offsets:
         unit = binary.dwarf.get_unit(offset)  # type: ignore[union-attr]
         _UnitWriter(binary, unit, sink, strings).write()
@@ -173,8 +191,10 @@ class _UnitWriter:
                 subs[pos] = sink.counts["subs"]
                 self._subprogram(pos)
         maxends = itertools.accumulate((e[1] for e in entries), max)
-        sink.extend("fns", [v for (start, end, pos), top in zip(entries, maxends, strict=True)
-                            for v in (start, end, top, subs[pos])])
+        sink.extend(
+            "fns",
+            [v for (start, end, pos), top in zip(entries, maxends, strict=True) for v in (start, end, top, subs[pos])],
+        )
 
     def _path(self, index: int) -> int:
         sid = self.paths.get(index)
@@ -188,10 +208,17 @@ class _UnitWriter:
         sink.append("subs", sink.counts["ivs"], base)
         for n, (parent, attrs) in enumerate(scopes.nodes):
             file, line, column = call_site(self.unit, self.table, attrs) if n else (None, 0, 0)
-            sink.append("nodes", NONE if parent < 0 else base + parent, self._name(attrs), self.strings.add(file),
-                        line or 0, column or 0)
-        sink.extend("ivs", [v for row in zip(scopes.starts, scopes.ends, (base + node for node in scopes.node_of))
-                            for v in row])
+            sink.append(
+                "nodes",
+                NONE if parent < 0 else base + parent,
+                self._name(attrs),
+                self.strings.add(file),
+                line or 0,
+                column or 0,
+            )
+        sink.extend(
+            "ivs", [v for row in zip(scopes.starts, scopes.ends, (base + node for node in scopes.node_of)) for v in row]
+        )
 
     def _name(self, attrs: Attrs) -> int:
         """String id of the DIE's name; names reached through the same origin are cached."""
@@ -208,8 +235,14 @@ class _UnitWriter:
 def _add_symbols(binary: BinarySymbolizer, sink: _Sink, strings: _Strings) -> None:
     table = binary.symbols
     sink.table("syms", "Q", 4)
-    sink.extend("syms", [v for sym, size in table.iter_by_address()
-                         for v in (sym.address, strings.add(sym.name), size, sym.address + max(size, sym.elf_size))])
+    sink.extend(
+        "syms",
+        [
+            v
+            for sym, size in table.iter_by_address()
+            for v in (sym.address, strings.add(sym.name), size, sym.address + max(size, sym.elf_size))
+        ],
+    )
     named = [(sym.name, sym.address) for sym in table.iter_text()]
     buckets = 1 << max(len(named), 1).bit_length()
     rows = sorted((name_hash(name.encode()) % buckets, address, strings.add(name)) for name, address in named)

@@ -86,8 +86,7 @@ class Scopes:
     parent (the function it was inlined into) comes earlier in ``nodes``.
     """
 
-    def __init__(self, starts: list[int], ends: list[int], node_of: list[int],
-                 nodes: list[tuple[int, Attrs]]) -> None:
+    def __init__(self, starts: list[int], ends: list[int], node_of: list[int], nodes: list[tuple[int, Attrs]]) -> None:
         self.starts = starts
         self.ends = ends
         self.node_of = node_of

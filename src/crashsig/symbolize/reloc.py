@@ -73,14 +73,24 @@ def relocate(image: ElfImage, target: Section) -> bytes:
                 continue
             width_signed = _KINDS.get(kind)
             if width_signed is None:
-                raise ElfError(f"{image.path}: unsupported relocation type {info & mask} in {sec.name} for {image.machine}")
+                raise ElfError(
+                    f"{image.path}: unsupported relocation type {info & mask} in {sec.name} for {image.machine}"
+                )
             width, signed = width_signed
             if offset + width > len(data):
                 raise ElfError(f"{image.path}: relocation at {offset:#x} is outside {target.name}")
             symbol = info >> shift
             if symbol >= len(values):
-                raise ElfError(f"{image.path}: relocation at {offset:#x} in {sec.name} names symbol {symbol} past the table")
-            addend = entry[2] if rela else int.from_bytes(data[offset : offset + width], "little" if image.little_endian else "big", signed=signed)
+                raise ElfError(
+                    f"{image.path}: relocation at {offset:#x} in {sec.name} names symbol {symbol} past the table"
+                )
+            addend = (
+                entry[2]
+                if rela
+                else int.from_bytes(
+                    data[offset : offset + width], "little" if image.little_endian else "big", signed=signed
+                )
+            )
             value = (values[symbol] + addend) & ((1 << (8 * width)) - 1)
             data[offset : offset + width] = value.to_bytes(width, "little" if image.little_endian else "big")
     return bytes(data)

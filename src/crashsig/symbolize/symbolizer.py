@@ -12,11 +12,13 @@ from crashsig.symbolize.location import Location
 from crashsig.symbolize.modules import ModuleFinder, ModulesArg, normalize_name
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from crashsig.symbolize.binary import BinarySymbolizer
     from crashsig.symbolize.index import IndexedBinary
     from crashsig.types import Frame, Report
 
-    Binary = BinarySymbolizer | IndexedBinary
+    Binary: TypeAlias = BinarySymbolizer | IndexedBinary
 
 
 class Symbolizer:
@@ -108,15 +110,18 @@ class Symbolizer:
             return ()
         return binary.lookup(address - 1 if return_address else address)
 
-    def lookup_all(self, addresses: list[int], *, module: str | None = None,
-                   return_address: bool = False) -> list[tuple[Location, ...]]:
+    def lookup_all(
+        self, addresses: list[int], *, module: str | None = None, return_address: bool = False
+    ) -> list[tuple[Location, ...]]:
         """:meth:`lookup` of each address, in input order.
 
         The lookups run in address order, so that without an index each unit's line
         program and subprograms are decoded once, not once per visit.
         """
-        answers = {address: self.lookup(address, module=module, return_address=return_address)
-                   for address in sorted(set(addresses))}
+        answers = {
+            address: self.lookup(address, module=module, return_address=return_address)
+            for address in sorted(set(addresses))
+        }
         return [answers[address] for address in addresses]
 
     def lookup_symbol(
@@ -164,8 +169,11 @@ class Symbolizer:
         from crashsig.symbolize.annotate import FRAME_RE, is_rip_prefix, kaslr_offset, logged_build_id
 
         text = report.text
-        rips = {(m.group("func"), m.group("off")) for line in text.splitlines()
-                if (m := FRAME_RE.search(line)) and is_rip_prefix(line[: m.start()])}
+        rips = {
+            (m.group("func"), m.group("off"))
+            for line in text.splitlines()
+            if (m := FRAME_RE.search(line)) and is_rip_prefix(line[: m.start()])
+        }
         kaslr = kaslr_offset(text)
         self.check_build_id(logged_build_id(text))
         frames: list[Frame] = []
@@ -179,8 +187,9 @@ class Symbolizer:
     def _frame_locations(self, frame: Frame, rips: set[tuple[str, str]], kaslr: int) -> tuple[Location, ...]:
         if frame.offset is not None and frame.function and not re.fullmatch(r"0x[0-9a-f]+", frame.function):
             exact = (frame.function, f"{frame.offset:x}") in rips
-            return self.lookup_symbol(frame.function, frame.offset, module=frame.module, size=frame.size,
-                                      return_address=not exact)
+            return self.lookup_symbol(
+                frame.function, frame.offset, module=frame.module, size=frame.size, return_address=not exact
+            )
         if frame.address is not None and frame.module is None:
             return self.lookup(frame.address - kaslr, return_address=True)
         return ()
@@ -205,8 +214,17 @@ def _inline_frames(frame: Frame, locs: tuple[Location, ...]) -> list[Frame]:
 
     if not locs:
         return [frame]
-    out = [Frame(loc.function, module=frame.module, file=loc.short_file(), line=loc.line, inline=True,
-                 reliable=frame.reliable) for loc in locs[:-1]]
+    out = [
+        Frame(
+            loc.function,
+            module=frame.module,
+            file=loc.short_file(),
+            line=loc.line,
+            inline=True,
+            reliable=frame.reliable,
+        )
+        for loc in locs[:-1]
+    ]
     outer = locs[-1]
     out.append(attrs.evolve(frame, file=outer.short_file() or frame.file, line=outer.line or frame.line))
     return out

@@ -100,7 +100,11 @@ class SymbolTable:
         return indices, addrs, list(dict.fromkeys(addrs))
 
     def _address(self, index: int) -> int:
-        return self.image.section_bases[self._shndx[index]] + self._values[index] if self.image.is_relocatable else self._values[index]
+        return (
+            self.image.section_bases[self._shndx[index]] + self._values[index]
+            if self.image.is_relocatable
+            else self._values[index]
+        )
 
     def _symbol(self, index: int) -> Symbol:
         return Symbol(self._strtab.cstring(self._names[index]), self._address(index), self._sizes[index])
@@ -142,8 +146,12 @@ class SymbolTable:
 
     def _is_text(self, index: int) -> bool:
         sec = self._shndx[index]
-        return bool(self._info[index] & 0xF in (_STT_NOTYPE, _STT_FUNC) and sec < len(self.image.sections)
-                    and self.image.sections[sec].flags & SHF_EXECINSTR and self.image.sections[sec].flags & SHF_ALLOC)
+        return bool(
+            self._info[index] & 0xF in (_STT_NOTYPE, _STT_FUNC)
+            and sec < len(self.image.sections)
+            and self.image.sections[sec].flags & SHF_EXECINSTR
+            and self.image.sections[sec].flags & SHF_ALLOC
+        )
 
     def find_by_address(self, address: int) -> Symbol | None:
         """The text symbol covering ``address`` (kallsyms rules), or None."""

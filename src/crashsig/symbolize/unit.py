@@ -83,9 +83,13 @@ class Unit:
                 raise self.dwarf.error(f"truncated top DIE in unit at .debug_info+{self.offset:#x}") from None
             self.load_full()
             _, attrs, _ = self.read_die(self.die_start)
-        for attr, field in ((A.AT_STR_OFFSETS_BASE, "str_offsets_base"), (A.AT_ADDR_BASE, "addr_base"),
-                            (A.AT_GNU_ADDR_BASE, "addr_base"), (A.AT_RNGLISTS_BASE, "rnglists_base"),
-                            (A.AT_GNU_RANGES_BASE, "rnglists_base")):
+        for attr, field in (
+            (A.AT_STR_OFFSETS_BASE, "str_offsets_base"),
+            (A.AT_ADDR_BASE, "addr_base"),
+            (A.AT_GNU_ADDR_BASE, "addr_base"),
+            (A.AT_RNGLISTS_BASE, "rnglists_base"),
+            (A.AT_GNU_RANGES_BASE, "rnglists_base"),
+        ):
             if attr in attrs:
                 setattr(self, field, int(attrs[attr][1]))  # type: ignore[call-overload]
         return attrs
@@ -179,8 +183,10 @@ class Unit:
                 break
             prefix += size
         fixed = plan[0] if len(plan) == 1 and plan[0] >= 0 else (0 if not plan else -1)
-        specs = tuple((name, form, _size_or_minus(A.form_size(form, self.addr_size, self.offset_size, self.version)),
-                       implicit) for name, form, implicit in ab.attrs)
+        specs = tuple(
+            (name, form, _size_or_minus(A.form_size(form, self.addr_size, self.offset_size, self.version)), implicit)
+            for name, form, implicit in ab.attrs
+        )
         shape = (ab, ab.has_children, sibling, fixed, plan, specs)
         if code >= len(shapes):
             shapes.extend([None] * (code + 1 - len(shapes)))
@@ -212,7 +218,7 @@ class Unit:
         if shape[1]:
             sibling = shape[2]
             if sibling >= 0:
-                target = _U32.unpack_from(self.buf, pos + sibling)[0]
+                target: int = _U32.unpack_from(self.buf, pos + sibling)[0]
                 if target > pos:
                     return target
             return self.skip_children(self.skip_attrs(pos, shape))
@@ -251,8 +257,8 @@ class Unit:
         if not ab.has_children:
             return pos
         sibling = attrs.get(A.AT_SIBLING)
-        if sibling is not None and sibling[0] in A.UNIT_REF_FORMS and int(sibling[1]) > pos:  # type: ignore[call-overload]
-            return int(sibling[1])  # type: ignore[call-overload]
+        if sibling is not None and sibling[0] in A.UNIT_REF_FORMS and isinstance(sibling[1], int) and sibling[1] > pos:
+            return sibling[1]
         return self.skip_children(pos)
 
     # ---- attribute values --------------------------------------------------------------
