@@ -23,15 +23,15 @@ if TYPE_CHECKING:
     from crashsig.symbolize.binary import BinarySymbolizer
 
 
-def logger() -> logging.Logger:
-    """The symbolizer's logger, imported when something is logged.
+def logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)``, importing ``logging`` when something is logged.
 
     A process that answers from the index logs nothing and so never loads ``logging``
     (or ``pathlib``): those imports would be a fifth of its run time.
     """
     import logging
 
-    return logging.getLogger("crashsig.symbolize")
+    return logging.getLogger(name)
 
 
 def default_cache_dir() -> str:
@@ -59,7 +59,7 @@ class IndexCache:
             index_file = self.index_path(build_id, os.stat(path).st_size)
             index = IndexFile(index_file)
         except (OSError, ValueError) as exc:
-            logger().debug("no usable index for %s (%s)", path, exc)
+            logger(__name__).debug("no usable index for %s (%s)", path, exc)
             return None
         if index.header.get("build_id") != build_id:
             index.close()
@@ -74,7 +74,7 @@ class IndexCache:
             return None
         target = self.index_path(binary.build_id, os.stat(binary.path).st_size)
         start = time.monotonic()
-        logger().info("building the symbol index of %s in %s (once per build-id)", binary.path, target)
+        logger(__name__).info("building the symbol index of %s in %s (once per build-id)", binary.path, target)
         try:
             write_index(binary, target)
         except (
@@ -87,9 +87,9 @@ class IndexCache:
             OverflowError,
             RecursionError,
         ) as exc:
-            logger().warning(
+            logger(__name__).warning(
                 "cannot build the index of %s (%s: %s); looking up directly", binary.path, type(exc).__name__, exc
             )
             return None
-        logger().info("built %s in %.1f s", target, time.monotonic() - start)
+        logger(__name__).info("built %s in %.1f s", target, time.monotonic() - start)
         return self.open(binary.path)

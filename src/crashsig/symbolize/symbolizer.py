@@ -68,7 +68,7 @@ class Symbolizer:
     def _note(self, message: str) -> None:
         if message not in self.notes:
             self.notes.append(message)
-            logger().info("%s", message)
+            logger(__name__).info("%s", message)
 
     def binary(self, module: str | None = None) -> Binary | None:
         """The symbolizer of vmlinux (``module=None``) or of one module; None if unavailable."""
