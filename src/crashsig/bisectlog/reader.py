@@ -172,29 +172,27 @@ class _Reader:
     def _on_testing(self, m: re.Match[str], n: int) -> None:
         self._open(m[1], n, m[2] or m[3] or "")
 
-    def _on_compiler(self, m: re.Match[str], n: int) -> None:
+    def _in_revision(self, m: re.Match[str], n: int, **fields: object) -> None:
+        """Set fields of the revision being tested; a line outside one is only noted."""
         if self.current is None:
             self._note(m[0], n)
         else:
-            self.current["compiler"] = m[1]
+            self.current.update(fields)
+
+    def _on_compiler(self, m: re.Match[str], n: int) -> None:
+        self._in_revision(m, n, compiler=m[1])
 
     def _on_signature(self, m: re.Match[str], n: int) -> None:
-        if self.current is None:
-            self._note(m[0], n)
-        else:
-            self.current["kernel_signature"] = m[1]
+        self._in_revision(m, n, kernel_signature=m[1])
 
     def _on_all_runs(self, m: re.Match[str], n: int) -> None:
-        if self.current is None:
-            self._note(m[0], n)
-        else:
-            self.current.update(all_runs=True, runs=[parse_run(m[1])])
+        self._in_revision(m, n, all_runs=True, runs=[parse_run(m[1])])
 
     def _on_run(self, m: re.Match[str], n: int) -> None:
         if self.current is None:
             self._note(m[0], n)
         else:
-            self.current["runs"].append(parse_run(m[2]))
+            self.current["runs"].append(parse_run(m[2]))  # appended in place: a log may hold many runs
 
     def _on_bisect_start(self, m: re.Match[str], n: int) -> None:
         self._close()
