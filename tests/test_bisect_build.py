@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from crashsig.bisect import git
 from crashsig.bisect.build import CommandBuilder, error_tail
 from crashsig.errors import BuildError
 
@@ -75,3 +76,40 @@ def test_error_tail_starts_at_the_first_error() -> None:
     log = "\n".join([f"  CC file{i}.o" for i in range(100)] + ["a.c:3:1: error: oops", "make: *** Error 1"])
     assert error_tail(log) == "a.c:3:1: error: oops\nmake: *** Error 1"
     assert error_tail("only noise\n" * 50, lines=3) == "only noise\nonly noise\nonly noise"
+
+
+def test_kept_worktree_is_reused_by_the_next_builder(
+    repo: tuple[Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, commits = repo
+    added: list[Path] = []
+    add_worktree = git.add_worktree
+
+    def counted_add(repo: Path, slot: Path, commit: str) -> None:
+        added.append(slot)
+        add_worktree(repo, slot, commit)
+
+    monkeypatch.setattr(git, "add_worktree", counted_add)
+    work, slot = tmp_path / "work", tmp_path / "work" / "src"
+
+    def build_kept(commit: str) -> str:
+        builder = CommandBuilder(path, work, command=["sh", "build.sh"], image="arch/x86/boot/bzImage", keep_worktree=True)
+        try:
+            built = builder.build(commit)
+        finally:
+            builder.close()
+        assert built.kernel is not None and git.is_worktree_of(path, slot)
+        return built.kernel.read_text()
+
+    assert build_kept(commits[0]) == "image of one\n"
+    (slot / "stray.txt").write_text("left by hand\n")
+    assert build_kept(commits[3]) == "image of two\n"
+    assert added == [slot]  # the second builder checked the kept worktree out instead of adding one
+    assert not (slot / "stray.txt").exists()  # and the checkout cleaned it
+    # A directory that is not a worktree of the repository is replaced, not trusted.
+    git.remove_worktree(path, slot)
+    slot.mkdir()
+    (slot / ".git").write_text("gitdir: /nowhere\n")
+    assert not git.is_worktree_of(path, slot)
+    assert build_kept(commits[1]) == "image of one\n"
+    assert added == [slot, slot]

@@ -66,10 +66,13 @@ class Build:
 class Builder:
     """Shared machinery of the builders: the worktree slot, the cache, running make with a timeout."""
 
-    def __init__(self, repo: Path, workdir: Path, *, compiler: str = "gcc") -> None:
+    def __init__(self, repo: Path, workdir: Path, *, compiler: str = "gcc", keep_worktree: bool = False) -> None:
         self.repo = Path(repo)
         self.workdir = Path(workdir)
         self.compiler_name = compiler
+        self.keep_worktree = keep_worktree
+        """Leave the worktree in place on :meth:`close` and reuse it the next time (a kernel
+        tree is 80 000 files to check out and delete on every run otherwise)."""
         self._slot: Path | None = None
 
     def build(self, commit: str) -> Build:
@@ -100,9 +103,10 @@ class Builder:
         return (type(self).__name__, self.compiler_name)
 
     def close(self) -> None:
-        """Remove the worktree slot (the build cache stays)."""
+        """Remove the worktree slot unless it is kept (the build cache stays)."""
         if self._slot is not None:
-            git.remove_worktree(self.repo, self._slot)
+            if not self.keep_worktree:
+                git.remove_worktree(self.repo, self._slot)
             self._slot = None
 
     def _build(self, src: Path, out: Path, commit: str) -> Build:
@@ -112,7 +116,8 @@ class Builder:
         slot = self.workdir / "src"
         if self._slot is None:
             self._slot = slot  # set first: close() removes what an interrupted add left
-            git.add_worktree(self.repo, slot, commit)  # replaces one left by a killed process
+            if not (self.keep_worktree and git.is_worktree_of(self.repo, slot)):
+                git.add_worktree(self.repo, slot, commit)  # replaces one left by a killed process
         git.checkout(slot, commit)
         return slot
 
@@ -129,8 +134,17 @@ class Builder:
 class ModuleBuilder(Builder):
     """An out-of-tree module (``make -C HEADERS M=DIR modules``) against given kernel headers."""
 
-    def __init__(self, repo: Path, workdir: Path, *, headers: Path, subdir: str = ".", compiler: str = "gcc") -> None:
-        super().__init__(repo, workdir, compiler=compiler)
+    def __init__(
+        self,
+        repo: Path,
+        workdir: Path,
+        *,
+        headers: Path,
+        subdir: str = ".",
+        compiler: str = "gcc",
+        keep_worktree: bool = False,
+    ) -> None:
+        super().__init__(repo, workdir, compiler=compiler, keep_worktree=keep_worktree)
         self.headers = Path(headers)
         self.subdir = subdir
 
@@ -151,8 +165,10 @@ class ModuleBuilder(Builder):
 class KernelBuilder(Builder):
     """A kernel tree: the given config, ``olddefconfig``, then ``bzImage`` (with ccache when present)."""
 
-    def __init__(self, repo: Path, workdir: Path, *, config: Path, compiler: str = "gcc") -> None:
-        super().__init__(repo, workdir, compiler=compiler)
+    def __init__(
+        self, repo: Path, workdir: Path, *, config: Path, compiler: str = "gcc", keep_worktree: bool = False
+    ) -> None:
+        super().__init__(repo, workdir, compiler=compiler, keep_worktree=keep_worktree)
         self.config = Path(config)
 
     def _setup(self) -> tuple[object, ...]:
@@ -178,9 +194,16 @@ class CommandBuilder(Builder):
     """
 
     def __init__(
-        self, repo: Path, workdir: Path, *, command: Sequence[str], image: str, vmlinux: str = "vmlinux"
+        self,
+        repo: Path,
+        workdir: Path,
+        *,
+        command: Sequence[str],
+        image: str,
+        vmlinux: str = "vmlinux",
+        keep_worktree: bool = False,
     ) -> None:
-        super().__init__(repo, workdir)
+        super().__init__(repo, workdir, keep_worktree=keep_worktree)
         self.command = list(command)
         self.image = image
         self.vmlinux = vmlinux

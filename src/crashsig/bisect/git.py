@@ -103,6 +103,18 @@ def add_worktree(repo: Path | str, path: Path, commit: str, *, checkout: bool = 
     git(repo, *args, str(path), commit)
 
 
+def is_worktree_of(repo: Path | str, path: Path) -> bool:
+    """True when ``path`` is the top of a linked worktree of ``repo`` that git still knows."""
+    if not (path / ".git").is_file():  # a linked worktree has a .git file, not a directory
+        return False
+    args = ("rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir")
+    mine, theirs = _run(path, args, GIT_TIMEOUT), _run(repo, args[:2] + args[3:], GIT_TIMEOUT)
+    if mine.returncode != 0 or theirs.returncode != 0:
+        return False
+    top, common = mine.stdout.splitlines()[:2]
+    return Path(top) == path.resolve() and Path(common) == Path(theirs.stdout.strip())
+
+
 def remove_worktree(repo: Path | str, path: Path) -> None:
     """Remove the worktree at ``path`` with its git state (a bisection's refs included)."""
     _run(repo, ("worktree", "remove", "--force", "--force", str(path)), GIT_TIMEOUT)

@@ -96,6 +96,10 @@ def add_setup_arguments(parser: argparse.ArgumentParser, *, title_help: str) -> 
     add("--jobs", type=int, default=1, metavar="N", help="VMs run in parallel (default: %(default)s)")
     workdir_help = "builds, console logs, results and the run journal (default: ~/.cache/crashsig/bisect/HASH)"
     add("--workdir", type=Path, metavar="DIR", help=workdir_help)
+    keep_help = (
+        "keep the build worktree (WORKDIR/src) afterwards and reuse it next time (saves checking out a kernel tree)"
+    )
+    add("--keep-worktree", action="store_true", help=keep_help)
     boot_help = "seconds until the kernel runs /init (default: %(default)g)"
     add("--boot-timeout", type=float, default=_LIMITS.boot, metavar="S", help=boot_help)
     test_help = "seconds from /init until the guest powers off (default: %(default)g)"
@@ -205,13 +209,19 @@ def make_runner(args: argparse.Namespace, workdir: Path) -> tuple[VmRunner, buil
         if kernel is None or headers is None:
             debian = fetch_debian_kernel()
             kernel, headers = kernel or debian.bzimage, headers or debian.headers_dir
-        builder = build.ModuleBuilder(repo, workdir, headers=headers, subdir=args.module_dir)
+        builder = build.ModuleBuilder(
+            repo, workdir, headers=headers, subdir=args.module_dir, keep_worktree=args.keep_worktree
+        )
     elif args.kernel_tree is not None:
         if not args.kernel_tree.is_file():
             raise InputError(f"{args.kernel_tree}: kernel config is not a readable file")
-        builder = build.KernelBuilder(repo, workdir, config=args.kernel_tree.resolve())
+        builder = build.KernelBuilder(
+            repo, workdir, config=args.kernel_tree.resolve(), keep_worktree=args.keep_worktree
+        )
     else:
-        builder = build.CommandBuilder(repo, workdir, command=shlex.split(args.build_cmd), image=args.image)
+        builder = build.CommandBuilder(
+            repo, workdir, command=shlex.split(args.build_cmd), image=args.image, keep_worktree=args.keep_worktree
+        )
     limits = Limits(boot=args.boot_timeout, test=args.test_timeout, total=args.timeout)
     runner = VmRunner(
         builder,
