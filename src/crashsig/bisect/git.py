@@ -107,8 +107,9 @@ def is_worktree_of(repo: Path | str, path: Path) -> bool:
     """True when ``path`` is the top of a linked worktree of ``repo`` that git still knows."""
     if not (path / ".git").is_file():  # a linked worktree has a .git file, not a directory
         return False
-    args = ("rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir")
-    mine, theirs = _run(path, args, GIT_TIMEOUT), _run(repo, args[:2] + args[3:], GIT_TIMEOUT)
+    absolute = ("rev-parse", "--path-format=absolute")
+    mine = _run(path, (*absolute, "--show-toplevel", "--git-common-dir"), GIT_TIMEOUT)
+    theirs = _run(repo, (*absolute, "--git-common-dir"), GIT_TIMEOUT)
     if mine.returncode != 0 or theirs.returncode != 0:
         return False
     top, common = mine.stdout.splitlines()[:2]
