@@ -4,7 +4,9 @@ index has its own tests (``test_symbolize_index.py``)."""
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from pathlib import Path
 
 import attrs
@@ -189,3 +191,18 @@ def test_cli_addresses_and_logs(program: Path, tmp_path: Path, capsys: pytest.Ca
     assert [(loc["function"], loc["path"], loc["line"]) for loc in frame["locations"]] == [tuple(e) for e in expected]
     assert main(["symbolize", "--vmlinux", str(log), "--no-cache", "--addr", "0"]) == 2
     assert "not an ELF" in capsys.readouterr().err
+
+
+def test_location_is_a_named_tuple() -> None:
+    loc = Location("walk", "/src/a.c", 12, 3, True, "/src")
+    function, file, line, column, inlined, comp_dir = loc
+    assert (function, file, line, column, inlined, comp_dir) == ("walk", "/src/a.c", 12, 3, True, "/src")
+    assert (loc.function, loc.file, loc.line, loc.column, loc.inlined, loc.comp_dir) == tuple(loc)
+    assert Location("walk") == ("walk", None, None, None, False, "") == Location(function="walk")
+    assert hash(Location("walk")) == hash(("walk", None, None, None, False, ""))
+    assert pickle.loads(pickle.dumps(loc)) == loc
+    assert copy.copy(loc) == loc
+    assert repr(Location("f", line=1)) == "Location(function='f', file=None, line=1, column=None, inlined=False, comp_dir='')"
+    assert loc.short_file() == "a.c"
+    with pytest.raises(AttributeError):
+        loc.line = 3  # type: ignore[misc]

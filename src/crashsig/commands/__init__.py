@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs an indexed lookup process 2 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 Register = Callable[["argparse._SubParsersAction[Any]"], None]
 """A command's ``register``: it gets the CLI's subparsers (of crashsig's ArgumentParser subclass)."""

@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
-from typing import Literal, NamedTuple
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs an indexed lookup process 2 ms
+if TYPE_CHECKING:
+    from typing import Literal
 
 _TYPES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
 _MACHINES = {3: "EM_386", 40: "EM_ARM", 62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV"}
@@ -22,32 +25,45 @@ class HeaderError(ValueError):
     """The ELF headers are malformed or truncated (the message says how)."""
 
 
-class Section(NamedTuple):
-    """One section header, its name looked up in the section name table."""
+class Section:
+    """One section header, its name looked up in the section name table.
 
-    index: int  # type: ignore[assignment]  # the section header index; shadows tuple.index
-    name: str
-    type: int
-    flags: int
-    addr: int
-    offset: int
-    size: int
-    link: int
-    info: int
+    Plain classes, not named tuples: creating a ``NamedTuple`` class (and importing
+    ``typing``) would cost a process answering from the index more than its lookups.
+    """
+
+    __slots__ = ("addr", "flags", "index", "info", "link", "name", "offset", "size", "type")
+
+    def __init__(
+        self, index: int, name: str, type: int, flags: int, addr: int, offset: int, size: int, link: int, info: int
+    ) -> None:
+        self.index = index
+        """The section header index."""
+        self.name = name
+        self.type = type
+        self.flags = flags
+        self.addr = addr
+        self.offset = offset
+        self.size = size
+        self.link = link
+        self.info = info
 
 
-class Headers(NamedTuple):
+class Headers:
     """What the ELF header and the section header table say."""
 
-    type: str
-    """``ET_REL``, ``ET_EXEC``...; ``ET_<n>`` for values without a name."""
-    machine: str
-    """``EM_X86_64``...; ``EM_<n>`` for values without a name."""
-    little_endian: bool
-    elfclass: int
-    """32 or 64."""
-    sections: list[Section]
-    """Every section, in index order."""
+    __slots__ = ("elfclass", "little_endian", "machine", "sections", "type")
+
+    def __init__(self, type: str, machine: str, little_endian: bool, elfclass: int, sections: list[Section]) -> None:
+        self.type = type
+        """``ET_REL``, ``ET_EXEC``...; ``ET_<n>`` for values without a name."""
+        self.machine = machine
+        """``EM_X86_64``...; ``EM_<n>`` for values without a name."""
+        self.little_endian = little_endian
+        self.elfclass = elfclass
+        """32 or 64."""
+        self.sections = sections
+        """Every section, in index order."""
 
 
 def parse_headers(read: Callable[[int, int], bytes], file_size: int) -> Headers:

@@ -29,10 +29,8 @@ import bisect
 import functools
 import json
 import os
-import zlib
 from collections.abc import Callable
 from functools import cached_property
-from typing import ParamSpec, TypeVar
 
 from crashsig.errors import DwarfError
 from crashsig.symbolize.aranges import find_range
@@ -45,12 +43,19 @@ NONE = 0xFFFFFFFF
 END_OF_SEQUENCE = 0xFFFFFFFE
 """File of the line row that ends a sequence."""
 _ITEM = {"B": 1, "I": 4, "Q": 8}
-P = ParamSpec("P")
-R = TypeVar("R")
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs an indexed lookup process 2 ms
+if TYPE_CHECKING:
+    from typing import ParamSpec, TypeVar
+
+    P = ParamSpec("P")
+    R = TypeVar("R")
 
 
 def name_hash(name: bytes) -> int:
     """Hash of a symbol name for the ``names`` table (CRC-32: the same in every process)."""
+    import zlib  # here: only name lookups hash, and loading zlib costs 0.3 ms
+
     return zlib.crc32(name)
 
 
@@ -124,11 +129,39 @@ class IndexFile:
             raise ValueError(f"{name} is truncated")
         return memoryview(data).cast(typecode)  # type: ignore[call-overload,no-any-return]  # one of _ITEM's, checked on open
 
+    def column(self, name: str, field: int) -> Column:
+        """Field ``field`` of every record of table ``name``, read record by record."""
+        return Column(self, name, field)
+
     def close(self) -> None:
         """Close the file."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+class Column:
+    """One field of a table as a sequence whose items are read on access.
+
+    Bisecting it reads about 20 records; the ``syms`` table of a vmlinux is 5 MB, and
+    reading it whole would cost a one-lookup process a tenth of its run time.
+    """
+
+    def __init__(self, index: IndexFile, name: str, field: int) -> None:
+        self.index = index
+        self.name = name
+        self.field = field
+        self.width = index.tables[name][3]
+
+    def __len__(self) -> int:
+        return self.index.count(self.name)
+
+    def __getitem__(self, position: int) -> int:
+        return self.record(position)[self.field]
+
+    def record(self, position: int) -> memoryview:
+        """Every field of record ``position``."""
+        return self.index.read(self.name, position, position + 1)
 
 
 class IndexedBinary:
@@ -152,8 +185,8 @@ class IndexedBinary:
         return self.index.read("cus", 0, self.index.count("cus"))
 
     @cached_property
-    def _syms(self) -> memoryview:
-        return self.index.read("syms", 0, self.index.count("syms"))
+    def _sym_starts(self) -> Column:
+        return self.index.column("syms", 0)
 
     def string(self, sid: int) -> str | None:
         """String ``sid`` of the table (None for :data:`NONE`)."""
@@ -171,7 +204,7 @@ class IndexedBinary:
         k = find_range(units[0::4], units[1::4], units[2::4], 0, len(units) // 4, address)
         if k is None:
             sym = self._symbol_at(address)
-            return (Location(self.string(self._syms[sym * 4 + 1]) or "??"),) if sym is not None else ()
+            return (Location(self.string(sym[1]) or "??"),) if sym is not None else ()
         cu = units[k * 4 + 3]
         fns_lo, lines_lo, comp_dir_id, fns_hi, lines_hi = self._cus[cu * 3 : cu * 3 + 5]
         comp_dir = self.string(comp_dir_id) or ""
@@ -190,7 +223,7 @@ class IndexedBinary:
             sym = self._symbol_at(address)
             if row < 0 and sym is None:
                 return ()
-            name = self.string(self._syms[sym * 4 + 1]) if sym is not None else "??"
+            name = self.string(sym[1]) if sym is not None else "??"
             return (Location(name or "??", file, line, column, False, comp_dir),)
         out = []
         node = self._innermost(fns[fn * 4 + 3], address)
@@ -207,18 +240,22 @@ class IndexedBinary:
         pos = bisect.bisect_right(ivs[0::3], address) - 1
         return ivs[pos * 3 + 2] if pos >= 0 and ivs[pos * 3 + 1] > address else root
 
-    def _symbol_at(self, address: int) -> int | None:
-        syms = self._syms
-        pos = bisect.bisect_right(syms[0::4], address) - 1
-        return pos if pos >= 0 and address < syms[pos * 4 + 3] else None
+    def _symbol_at(self, address: int) -> memoryview | None:
+        """The ``syms`` record (start, name, kallsyms size, end) covering ``address``, or None."""
+        starts = self._sym_starts
+        pos = bisect.bisect_right(starts, address) - 1
+        if pos < 0:
+            return None
+        record = starts.record(pos)
+        return record if address < record[3] else None
 
     @_corruption_is_dwarf_error
     def describe(self, address: int) -> str | None:
         """``func+0xOFF/0xSIZE`` for an address from the symbol table, or None."""
-        pos = self._symbol_at(address)
-        if pos is None:
+        sym = self._symbol_at(address)
+        if sym is None:
             return None
-        start, name, ksize, _ = self._syms[pos * 4 : pos * 4 + 4]
+        start, name, ksize, _ = sym
         return f"{self.string(name)}+{address - start:#x}/{ksize:#x}"
 
     @_corruption_is_dwarf_error
@@ -232,9 +269,9 @@ class IndexedBinary:
         if not found:
             return None
         if size is not None and len(found) > 1:
-            starts = self._syms[0::4]
+            starts = self._sym_starts
             for address in found:
-                if self._syms[bisect.bisect_left(starts, address) * 4 + 2] == size:
+                if starts.record(bisect.bisect_left(starts, address))[2] == size:
                     return address
         return found[0]
 

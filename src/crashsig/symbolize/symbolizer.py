@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Self
 
 from crashsig.errors import ElfError
 from crashsig.symbolize.cache import IndexCache, logger
 from crashsig.symbolize.location import Location
 from crashsig.symbolize.modules import ModuleFinder, ModulesArg, normalize_name
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs an indexed lookup process 2 ms
 if TYPE_CHECKING:
-    from typing import TypeAlias
+    from typing import Self, TypeAlias
 
     from crashsig.symbolize.binary import BinarySymbolizer
     from crashsig.symbolize.index import IndexedBinary
