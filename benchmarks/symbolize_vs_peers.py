@@ -15,7 +15,8 @@ verdict (llvm-symbolizer and eu-addr2line act as tie-breakers). crashsig runs co
 beforehand (that build is timed and reported too); the index stores no answers, only
 tables, so the indexed runs look every address up anew. ``python -c pass`` is timed as
 the floor every Python process pays, and importing the ``crashsig symbolize`` command
-(argparse, json, the symbolizer modules) as the floor of a crashsig process.
+(argparse, the symbolizer modules) as the floor of a crashsig process. crashsig runs as
+the ``crashsig`` script installed beside the interpreter when there is one.
 
     python benchmarks/symbolize_vs_peers.py [--abi 6.1.0-56] [--vmlinux PATH] [--repeat 5]
 """
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import random
 import subprocess
@@ -154,9 +154,30 @@ def build_index(vmlinux: Path, index_dir: Path) -> tuple[float, float, int, int]
     return wall, cpu, rss, size >> 20
 
 
+def crashsig_command() -> list[str]:
+    """The installed ``crashsig`` script beside this interpreter (what users run), else ``-m crashsig``."""
+    script = Path(sys.executable).with_name("crashsig")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "crashsig"]
+
+
+def _crashsig_blocks(out: str) -> dict[int, Answer]:
+    """Per address, (function, file base name, line) of each line ``crashsig symbolize --addr`` printed.
+
+    Its text output (``0xADDR FUNCTION FILE:LINE [(inlined)]``, innermost first; ``?? ??:0``
+    when nothing is known, as addr2line prints it) is parsed rather than ``--format json``:
+    every peer prints text too.
+    """
+    answers: dict[int, Answer] = {}
+    for line in out.splitlines():
+        address, function, where = line.split()[:3]
+        file, _, number = where.rpartition(":")
+        answers.setdefault(int(address, 16), []).append((function, os.path.basename(file), int(number or 0)))
+    return answers
+
+
 def run_tools(vmlinux: Path, addrs: list[int], index_dir: Path, repeat: int) -> dict[str, Timing]:
     stdin = "".join(f"{a:#x}\n" for a in addrs)
-    crashsig = [sys.executable, "-m", "crashsig", "symbolize", "--vmlinux", str(vmlinux), "--format", "json"]
+    crashsig = [*crashsig_command(), "symbolize", "--vmlinux", str(vmlinux)]
     hexes = [f"{a:x}" for a in addrs]
     results: dict[str, Timing] = {}
     for name, argv in (
@@ -170,12 +191,7 @@ def run_tools(vmlinux: Path, addrs: list[int], index_dir: Path, repeat: int) -> 
     for name, extra in (("crashsig (cold, no index)", ["--no-cache"]),
                         ("crashsig (with index)", ["--cache-dir", str(index_dir)])):
         out, wall, cpu, rss = best_of(repeat, [*crashsig, *extra, "--addr", *hexes])
-        answers = {
-            int(entry["address"], 16): [(loc["function"], os.path.basename(loc["path"] or "??"), loc["line"] or 0)
-                                        for loc in entry["locations"]]
-            for entry in json.loads(out)["addresses"]
-        }
-        results[name] = (answers, wall, cpu, rss)
+        results[name] = (_crashsig_blocks(out), wall, cpu, rss)
     for name, code in (("python -c pass (floor)", "pass"),
                        ("python: import crashsig symbolize CLI (floor)", "import crashsig.commands.symbolize_cmd")):
         _, wall, cpu, rss = best_of(repeat, [sys.executable, "-c", code])

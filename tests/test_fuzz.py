@@ -13,7 +13,6 @@ header fields and line programs, damaged on-disk indexes, zlib bombs, giant-line
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 import crashsig
+from crashsig.symbolize.index import DIRECTORY_ENTRY, DIRECTORY_HEAD
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
@@ -197,13 +197,29 @@ def test_annotate_scales_linearly_on_giant_lines(inputs: fuzz.Inputs, build: Cal
 
 
 def _edit_directory(edit: Callable[[dict[str, Any]], object]) -> Callable[[bytes], bytes]:
-    """An index corruption that rewrites the JSON directory (and its size in the header)."""
+    """An index corruption that rewrites the directory (and its size in the header).
+
+    ``edit`` gets the directory decoded: ``has_dwarf``, ``build_id`` and ``source``
+    (bytes) and ``tables``: name -> [typecode, width, offset, record count].
+    """
 
     def corrupt(data: bytes) -> bytes:
         where = int.from_bytes(data[8:16], "little")
-        header = json.loads(data[where:])
-        edit(header)
-        blob = json.dumps(header).encode()
+        has_dwarf, id_size, source_size, _ = DIRECTORY_HEAD.unpack_from(data, where)
+        names = where + DIRECTORY_HEAD.size
+        entries = DIRECTORY_ENTRY.iter_unpack(data[names + id_size + source_size :])
+        directory: dict[str, Any] = {
+            "has_dwarf": has_dwarf,
+            "build_id": data[names : names + id_size],
+            "source": data[names + id_size : names + id_size + source_size],
+            "tables": {name.rstrip(b"\0").decode(): list(entry) for name, *entry in entries},
+        }
+        edit(directory)
+        tables = directory["tables"]
+        head = DIRECTORY_HEAD.pack(directory["has_dwarf"], len(directory["build_id"]), len(directory["source"]),
+                                   len(tables))
+        blob = b"".join([head, directory["build_id"], directory["source"],
+                         *(DIRECTORY_ENTRY.pack(name.encode(), *entry) for name, entry in tables.items())])
         return data[:16] + len(blob).to_bytes(8, "little") + data[24:where] + blob
 
     return corrupt
@@ -218,18 +234,20 @@ def _header_field(pos: int, value: int) -> Callable[[bytes], bytes]:
 INDEX_CORRUPTIONS: dict[str, tuple[Callable[[bytes], bytes], bool]] = {
     "directory size 2**64-1 (MemoryError/OverflowError)": (_header_field(16, 2**64 - 1), True),
     "directory offset 2**63 (OverflowError)": (_header_field(8, 2**63), True),
-    "table entry of the wrong type (TypeError)": (
-        _edit_directory(lambda h: h["tables"]["syms"].__setitem__(0, [])),
+    "table entry with an unknown typecode": (
+        _edit_directory(lambda d: d["tables"]["syms"].__setitem__(0, b"x")),
         True,
     ),
-    "directory without build_id (KeyError)": (_edit_directory(lambda h: h.pop("build_id")), True),
-    "names table missing (KeyError)": (_edit_directory(lambda h: h["tables"].pop("names")), False),
+    "directory of another build-id": (_edit_directory(lambda d: d.__setitem__("build_id", bytes(20))), True),
+    "directory with a has-DWARF byte of 7": (_edit_directory(lambda d: d.__setitem__("has_dwarf", 7)), True),
+    "directory cut inside a table entry": (lambda data: data[:-5], True),
+    "names table missing (KeyError)": (_edit_directory(lambda d: d["tables"].pop("names")), False),
     "one names bucket row (ZeroDivisionError)": (
-        _edit_directory(lambda h: h["tables"]["names_first"].__setitem__(2, 1)),
+        _edit_directory(lambda d: d["tables"]["names_first"].__setitem__(3, 1)),
         False,
     ),
     "empty string offsets (ValueError)": (
-        _edit_directory(lambda h: h["tables"]["str_offsets"].__setitem__(2, 0)),
+        _edit_directory(lambda d: d["tables"]["str_offsets"].__setitem__(3, 0)),
         False,
     ),
 }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from crashsig.errors import InputError
@@ -50,13 +49,14 @@ def _run_addresses(sym: Symbolizer, args: argparse.Namespace) -> list[dict[str, 
     addresses = [_parse_address(text) for text in args.addr]
     answers = sym.lookup_all(addresses, module=args.module, return_address=args.return_address)
     for address, locs in zip(addresses, answers, strict=True):
-        results.append({"address": f"{address:#x}", "locations": [_location_json(loc) for loc in locs]})
-        if args.format == "text":
-            if not locs:
-                print(f"{address:#x} ?? ??:0")
-            for loc in locs:
-                where = f"{loc.file}:{loc.line}" if loc.file else "??:0"
-                print(f"{address:#x} {loc.function} {where}{' (inlined)' if loc.inlined else ''}")
+        if args.format == "json":
+            results.append({"address": f"{address:#x}", "locations": [_location_json(loc) for loc in locs]})
+            continue
+        if not locs:
+            print(f"{address:#x} ?? ??:0")
+        for loc in locs:
+            where = f"{loc.file}:{loc.line}" if loc.file else "??:0"
+            print(f"{address:#x} {loc.function} {where}{' (inlined)' if loc.inlined else ''}")
     return results
 
 
@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = _run_addresses(sym, args) if args.addr else _run_logs(sym, args)
         if args.format == "json":
+            import json  # only here: text output need not load it (1 ms of a 20 ms indexed lookup)
+
             key = "addresses" if args.addr else "logs"
             document = {"schema_version": SCHEMA_VERSION, key: results, "warnings": sym.notes}
             sys.stdout.write(json.dumps(document, indent=2) + "\n")  # one write, not one per token

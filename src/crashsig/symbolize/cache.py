@@ -61,7 +61,7 @@ class IndexCache:
         except (OSError, ValueError) as exc:
             logger(__name__).debug("no usable index for %s (%s)", path, exc)
             return None
-        if index.header.get("build_id") != build_id:
+        if index.build_id != build_id:
             index.close()
             return None
         return IndexedBinary(index, os.fspath(path))

@@ -2,8 +2,11 @@
 
 One file per build-id and size holds flat tables of fixed-width records (``array``
 typecodes, native byte order): ``MAGIC``, the directory's offset and size (8 bytes each,
-little-endian), the tables (8-byte aligned), then the directory (JSON: name -> offset,
-typecode, record count, record width). A lookup reads a handful of small slices, so
+little-endian), the tables (8-byte aligned), then the directory: :data:`DIRECTORY_HEAD`
+(whether the file had DWARF, the lengths of the build-id and of the source path, the
+number of tables), the build-id, the path, and one :data:`DIRECTORY_ENTRY` per table
+(name, typecode, record width, offset, record count). The directory is binary, not JSON,
+so that a lookup process need not import ``json`` (a millisecond of its twenty). A lookup reads a handful of small slices, so
 the ELF file is opened only for its build-id, and the process maps none of the index
 (peak RSS stays that of Python). :mod:`crashsig.symbolize.index_build` writes the file
 from the decoders direct lookups use; the tests check both give the same answers.
@@ -27,8 +30,8 @@ from __future__ import annotations
 
 import bisect
 import functools
-import json
 import os
+import struct
 from collections.abc import Callable
 from functools import cached_property
 
@@ -36,8 +39,11 @@ from crashsig.errors import DwarfError
 from crashsig.symbolize.aranges import find_range
 from crashsig.symbolize.location import Location
 
-MAGIC = b"CSIGIDX\x03"
-FORMAT = 3
+MAGIC = b"CSIGIDX\x04"
+DIRECTORY_HEAD = struct.Struct("<BBHH")
+"""Directory head: has DWARF (0 or 1), build-id bytes, source path bytes, number of tables."""
+DIRECTORY_ENTRY = struct.Struct("<16scBQQ")
+"""Directory entry: table name (NUL-padded), typecode, record width, offset, record count."""
 NONE = 0xFFFFFFFF
 """String or node number meaning "none" (an unknown file, no parent)."""
 END_OF_SEQUENCE = 0xFFFFFFFE
@@ -59,21 +65,15 @@ def name_hash(name: bytes) -> int:
     return zlib.crc32(name)
 
 
-def _tables(header: object, end: int) -> dict[str, tuple[int, str, int, int]]:
-    """The table directory of a decoded header; ValueError unless every entry is sound."""
-    if (
-        not isinstance(header, dict)
-        or not isinstance(header.get("tables"), dict)
-        or not isinstance(header.get("build_id"), str | None)
-        or not isinstance(header.get("has_dwarf"), bool)
-    ):
-        raise ValueError("the directory is not an index header")  # noqa: TRY004  # callers treat ValueError as unusable
+def _tables(entries: bytes, end: int) -> dict[str, tuple[int, str, int, int]]:
+    """Decode the directory's table entries; ValueError unless every one is sound."""
+    if len(entries) % DIRECTORY_ENTRY.size:
+        raise ValueError("the directory's table entries are truncated")
     out = {}
-    for name, entry in header["tables"].items():
-        sound = isinstance(entry, list) and len(entry) == 4 and entry[1] in _ITEM
-        if not sound or not all(type(v) is int and v >= 0 for v in (entry[0], entry[2], entry[3])):
+    for raw_name, raw_typecode, width, offset, count in DIRECTORY_ENTRY.iter_unpack(entries):
+        name, typecode = raw_name.rstrip(b"\0").decode("ascii", "replace"), raw_typecode.decode("ascii", "replace")
+        if typecode not in _ITEM or width == 0:
             raise ValueError(f"table {name}: malformed directory entry")
-        offset, typecode, count, width = entry
         if offset + count * width * _ITEM[typecode] > end:
             raise ValueError(f"table {name} lies outside the file")
         out[name] = (offset, typecode, count, width)
@@ -108,8 +108,16 @@ class IndexFile:
             where, size = int.from_bytes(head[8:16], "little"), int.from_bytes(head[16:24], "little")
             if not 24 <= where <= where + size <= os.fstat(self._fd).st_size:
                 raise ValueError("the directory lies outside the file")
-            self.header = json.loads(os.pread(self._fd, size, where))
-            self.tables = _tables(self.header, where)
+            directory = os.pread(self._fd, size, where)
+            if len(directory) < DIRECTORY_HEAD.size:
+                raise ValueError("the directory is truncated")
+            has_dwarf, id_size, source_size, count = DIRECTORY_HEAD.unpack_from(directory)
+            names_end = DIRECTORY_HEAD.size + id_size + source_size
+            if has_dwarf > 1 or len(directory) != names_end + count * DIRECTORY_ENTRY.size:
+                raise ValueError("the directory is malformed")
+            self.has_dwarf = bool(has_dwarf)
+            self.build_id = directory[DIRECTORY_HEAD.size : DIRECTORY_HEAD.size + id_size].hex()
+            self.tables = _tables(directory[names_end:], where)
         except BaseException:
             os.close(self._fd)
             raise
@@ -170,11 +178,10 @@ class IndexedBinary:
     def __init__(self, index: IndexFile, path: str) -> None:
         self.index = index
         self.path = path
-        self.build_id: str | None = index.header["build_id"]
-        self.note: str | None = (
-            None if index.header["has_dwarf"] else f"{path}: no debug info, results are symbol names only"
-        )
+        self.build_id: str | None = index.build_id
+        self.note: str | None = None if index.has_dwarf else f"{path}: no debug info, results are symbol names only"
         self._strings: dict[int, str | None] = {NONE: None}
+        self._last_unit: tuple[int, tuple[int, int, memoryview, memoryview]] | None = None
 
     @cached_property
     def _units(self) -> memoryview:
@@ -205,10 +212,9 @@ class IndexedBinary:
         if k is None:
             sym = self._symbol_at(address)
             return (Location(self.string(sym[1]) or "??"),) if sym is not None else ()
-        cu = units[k * 4 + 3]
-        fns_lo, lines_lo, comp_dir_id, fns_hi, lines_hi = self._cus[cu * 3 : cu * 3 + 5]
+        lines_lo, comp_dir_id, line_addrs, fns = self._unit_tables(units[k * 4 + 3])
         comp_dir = self.string(comp_dir_id) or ""
-        row = bisect.bisect_right(self.index.read("line_addrs", lines_lo, lines_hi), address) - 1
+        row = bisect.bisect_right(line_addrs, address) - 1
         file: str | None = None
         line = column = None
         if row >= 0:
@@ -217,8 +223,7 @@ class IndexedBinary:
                 row, line, column = -1, None, None
             else:
                 file = self.string(file_id)
-        fns = self.index.read("fns", fns_lo, fns_hi)
-        fn = find_range(fns[0::4], fns[1::4], fns[2::4], 0, fns_hi - fns_lo, address)
+        fn = find_range(fns[0::4], fns[1::4], fns[2::4], 0, len(fns) // 4, address)
         if fn is None:
             sym = self._symbol_at(address)
             if row < 0 and sym is None:
@@ -233,6 +238,17 @@ class IndexedBinary:
             file, line, column = self.string(call_file), call_line, call_column
             node = parent
         return tuple(out)
+
+    def _unit_tables(self, cu: int) -> tuple[int, int, memoryview, memoryview]:
+        """Unit ``cu``'s first line row, compilation directory, line addresses and subprograms.
+
+        The last unit's are kept: :meth:`Symbolizer.lookup_all` looks addresses up in order.
+        """
+        if self._last_unit is None or self._last_unit[0] != cu:
+            fns_lo, lines_lo, comp_dir_id, fns_hi, lines_hi = self._cus[cu * 3 : cu * 3 + 5]
+            line_addrs = self.index.read("line_addrs", lines_lo, lines_hi)
+            self._last_unit = (cu, (lines_lo, comp_dir_id, line_addrs, self.index.read("fns", fns_lo, fns_hi)))
+        return self._last_unit[1]
 
     def _innermost(self, sub: int, address: int) -> int:
         lo, root, hi, _ = self.index.read("subs", sub, sub + 2)

@@ -10,7 +10,6 @@ unit plus the string table however large the DWARF is.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import shutil
 import tempfile
@@ -21,7 +20,7 @@ from crashsig.symbolize import abbrev as A
 from crashsig.symbolize.aranges import sorted_ranges
 from crashsig.symbolize.binary import BinarySymbolizer, call_site
 from crashsig.symbolize.dwarf_lines import NO_FILE
-from crashsig.symbolize.index import END_OF_SEQUENCE, FORMAT, MAGIC, NONE, name_hash
+from crashsig.symbolize.index import DIRECTORY_ENTRY, DIRECTORY_HEAD, END_OF_SEQUENCE, MAGIC, NONE, name_hash
 from crashsig.symbolize.inlines import function_ranges, subprogram_scopes
 from crashsig.symbolize.unit import Attrs, Unit
 
@@ -56,19 +55,23 @@ class _Sink:
         """Append one record."""
         self.extend(name, record)  # type: ignore[arg-type]
 
-    def write(self, target: BinaryIO, header: dict[str, object]) -> None:
+    def write(self, target: BinaryIO, build_id: str, has_dwarf: bool, source: str) -> None:
         """Write the index file: magic, directory position, arrays, directory."""
         target.write(MAGIC + bytes(16))
-        directory = {}
+        entries = []
         for name, (data, out, width) in self._arrays.items():
             data.tofile(out)
             out.close()
             target.write(bytes(-target.tell() % 8))
-            directory[name] = [target.tell(), data.typecode, self.counts[name], width]
+            entries.append(
+                DIRECTORY_ENTRY.pack(name.encode(), data.typecode.encode(), width, target.tell(), self.counts[name])
+            )
             with open(os.path.join(self.dir, name), "rb") as chunks:
                 shutil.copyfileobj(chunks, target)
         where = target.tell()
-        blob = json.dumps({**header, "tables": directory}).encode()
+        raw_id, raw_source = bytes.fromhex(build_id), source.encode("utf-8", "surrogateescape")
+        head = DIRECTORY_HEAD.pack(has_dwarf, len(raw_id), len(raw_source), len(entries))
+        blob = b"".join([head, raw_id, raw_source, *entries])
         target.write(blob)
         target.seek(len(MAGIC))
         target.write(where.to_bytes(8, "little") + len(blob).to_bytes(8, "little"))
@@ -99,6 +102,9 @@ class _Strings:
 
 def write_index(binary: BinarySymbolizer, path: str) -> None:
     """Build the index of ``binary`` into ``path`` (atomically: a temporary file, then rename)."""
+    build_id = binary.build_id
+    if build_id is None:
+        raise ValueError(f"{binary.path} has no build-id: nothing to key its index by")
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     work = tempfile.mkdtemp(dir=directory, prefix=".build-")
@@ -111,16 +117,10 @@ def write_index(binary: BinarySymbolizer, path: str) -> None:
         sink.extend("str_offsets", strings.offsets)
         sink.table("str_blob", "B")
         sink.extend("str_blob", array("B", strings.blob))
-        header: dict[str, object] = {
-            "format": FORMAT,
-            "build_id": binary.build_id,
-            "has_dwarf": binary.dwarf is not None,
-            "source": binary.path,
-        }
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".index-")
         try:
             with os.fdopen(fd, "wb") as out:
-                sink.write(out, header)
+                sink.write(out, build_id, binary.dwarf is not None, binary.path)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
