@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 Row = tuple[int, int, int]
 """(file index, line, column) of a line-table row."""
+Name = str | tuple[int, int]
+"""A file or directory name of the header: the string, or (form, offset or index) of one
+that is looked up only when a lookup needs it (a kernel unit names hundreds of files)."""
 
 _LNCT_PATH, _LNCT_DIRECTORY_INDEX = 1, 2
 _FORM_STRING, _FORM_LINE_STRP, _FORM_STRP, _FORM_UDATA = 0x08, 0x1F, 0x0E, 0x0F
@@ -77,19 +80,19 @@ class LineTable:
         pos += self.opcode_base - 1
         if self.version >= 5:
             dirs, pos = self._entries_v5(pos)
-            self.dirs = [name for name, _ in dirs]
-            self.files, _ = self._entries_v5(pos)
+            self.dirs: list[Name] = [name for name, _ in dirs]
+            self.files: list[tuple[Name, int]] = self._entries_v5(pos)[0]
         else:
             self.dirs, self.files = self._tables_v4(pos)
 
-    def _tables_v4(self, pos: int) -> tuple[list[str], list[tuple[str, int]]]:
+    def _tables_v4(self, pos: int) -> tuple[list[Name], list[tuple[Name, int]]]:
         buf = self.buf
-        dirs = [self.comp_dir]
+        dirs: list[Name] = [self.comp_dir]
         while buf[pos]:
             name, pos = cstring(buf, pos)
             dirs.append(name.decode("utf-8", "replace"))
         pos += 1
-        files = [("", 0)]  # DWARF < 5 numbers files from 1
+        files: list[tuple[Name, int]] = [("", 0)]  # DWARF < 5 numbers files from 1
         while buf[pos]:
             name, pos = cstring(buf, pos)
             index, pos = uleb(buf, pos)
@@ -98,7 +101,7 @@ class LineTable:
             files.append((name.decode("utf-8", "replace"), index))
         return dirs, files
 
-    def _entries_v5(self, pos: int) -> tuple[list[tuple[str, int]], int]:
+    def _entries_v5(self, pos: int) -> tuple[list[tuple[Name, int]], int]:
         buf = self.buf
         count = buf[pos]
         pos += 1
@@ -110,28 +113,28 @@ class LineTable:
         entries_count, pos = uleb(buf, pos)
         entries = []
         for _ in range(min(entries_count, len(buf))):
-            name, index = "", 0
+            name: Name = ""
+            index = 0
             for kind, form in formats:
                 value, pos = self._form(pos, form)
-                if kind == _LNCT_PATH and isinstance(value, str):
+                if kind == _LNCT_PATH and isinstance(value, str | tuple):
                     name = value
                 elif kind == _LNCT_DIRECTORY_INDEX and isinstance(value, int):
                     index = value
             entries.append((name, index))
         return entries, pos
 
-    def _form(self, pos: int, form: int) -> tuple[str | int | bytes, int]:
+    def _form(self, pos: int, form: int) -> tuple[Name | int | bytes, int]:
         buf, dwarf = self.buf, self.unit.dwarf
         if form == _FORM_STRING:
             raw, pos = cstring(buf, pos)
             return raw.decode("utf-8", "replace"), pos
         if form in (_FORM_LINE_STRP, _FORM_STRP):
-            value = unsigned(buf, pos, self.offset_size)
-            return dwarf.form_string(self.unit, form, value) or "", pos + self.offset_size
+            return (form, unsigned(buf, pos, self.offset_size)), pos + self.offset_size
         if form in _STRX:
             size = _STRX[form]
             index, pos = uleb(buf, pos) if size == 0 else (unsigned(buf, pos, size), pos + size)
-            return dwarf.form_string(self.unit, 0x1A, index) or "", pos
+            return (0x1A, index), pos
         if form == _FORM_UDATA:
             return uleb(buf, pos)
         if form in _FIXED_DATA:
@@ -146,13 +149,20 @@ class LineTable:
         """Path of file ``index`` as addr2line prints it (directory and comp_dir joined)."""
         if not 0 <= index < len(self.files):
             return None
-        name, dir_index = self.files[index]
+        name_ref, dir_index = self.files[index]
+        name = self._string(name_ref)
         if name.startswith("/"):
             return name
-        directory = self.dirs[dir_index] if 0 <= dir_index < len(self.dirs) else ""
+        directory = self._string(self.dirs[dir_index]) if 0 <= dir_index < len(self.dirs) else ""
         if directory and not directory.startswith("/") and self.comp_dir:
             directory = f"{self.comp_dir}/{directory}"
         return f"{directory}/{name}" if directory else name
+
+    def _string(self, name: Name) -> str:
+        if isinstance(name, str):
+            return name
+        form, value = name
+        return self.unit.dwarf.form_string(self.unit, form, value) or ""
 
     def find(self, address: int) -> Row | None:
         """The row covering ``address``: the last row at or below it, unless that ends a sequence."""
@@ -172,7 +182,13 @@ class LineTable:
         return rows.sorted()
 
     def _decode(self) -> LineRows:  # one state machine, kept whole for speed
-        """Run the state machine; an end of sequence becomes a row with file ``NO_FILE``."""
+        """Run the state machine; an end of sequence becomes a row with file ``NO_FILE``.
+
+        Of consecutive rows at one address (gcc's location views emit several), only the
+        last is kept: a lookup answers with the last row at or below its address, so the
+        others could never answer. Opcodes are tested in the order of their frequency in
+        gcc's output (copy, set_column, special, negate_stmt, advance_line, set_file).
+        """
         buf, end = self.buf, len(self.buf)
         opcode_base, std_lengths, min_inst = self.opcode_base, self.std_lengths, self.min_inst
         addr_step = [(op - opcode_base) // self.line_range * min_inst for op in range(256)]
@@ -185,65 +201,79 @@ class LineTable:
         add_addr, add_file, add_line, add_column = addrs.append, files.append, lines.append, columns.append
         pos = self.program_start
         addr, file, line, column = 0, 1, 1, 0
+        last = -1  # address of the sequence's last row so far (-1: none yet)
         while pos < end:
             op = buf[pos]
             pos += 1
-            if op >= opcode_base:
-                addr += addr_step[op]
-                line += line_step[op]
+            if op == 1:  # copy
+                pass
             elif op == 5:  # set_column
                 column = buf[pos]
                 pos += 1
                 if column >= 0x80:
                     column, pos = uleb(buf, pos - 1)
                 continue
-            elif op == 3:  # advance_line
+            elif op >= opcode_base:
+                addr += addr_step[op]
+                line += line_step[op]
+            elif op == 6:  # negate_stmt: rows are looked up whatever their is_stmt
+                continue
+            elif op == 3:  # advance_line: a signed LEB128 of one or (jumps into headers) two bytes
                 delta = buf[pos]
-                if delta < 0x40:
-                    line += delta
+                if delta < 0x80:
+                    line += delta - 0x80 if delta & 0x40 else delta
                     pos += 1
-                elif delta < 0x80:
-                    line += delta - 0x80
-                    pos += 1
+                elif buf[pos + 1] < 0x80:
+                    delta = (delta & 0x7F) | buf[pos + 1] << 7
+                    line += delta - 0x4000 if delta & 0x2000 else delta
+                    pos += 2
                 else:
                     delta, pos = sleb(buf, pos)
                     line += delta
+                continue
+            elif op == 4:  # set_file
+                file = buf[pos]
+                pos += 1
+                if file >= 0x80:
+                    file, pos = uleb(buf, pos - 1)
+                continue
+            elif op == 0:  # extended: set_discriminator (most of them), set_address, end_sequence
+                length = buf[pos]
+                pos += 1
+                if length >= 0x80:
+                    length, pos = uleb(buf, pos - 1)
+                sub = buf[pos]
+                pos += length
+                if sub == 2:  # set_address
+                    addr = unsigned(buf, pos - length + 1, length - 1)
+                if sub != 1:
+                    continue
+                file, line, column = NO_FILE, 0, 0  # end_sequence: a row that answers nothing, then a fresh state
+            elif op == 8:  # const_add_pc
+                addr += const_add
                 continue
             elif op == 2:  # advance_pc
                 delta, pos = uleb(buf, pos)
                 addr += delta * min_inst
                 continue
-            elif op == 0:
-                length, pos = uleb(buf, pos)
-                sub = buf[pos]
-                if sub == 1:  # end_sequence
-                    add_addr(addr)
-                    add_file(NO_FILE)
-                    add_line(0)
-                    add_column(0)
-                    addr, file, line, column = 0, 1, 1, 0
-                elif sub == 2:  # set_address
-                    addr = unsigned(buf, pos + 1, length - 1)
-                pos += length
-                continue
-            elif op == 4:  # set_file
-                file, pos = uleb(buf, pos)
-                continue
-            elif op == 8:  # const_add_pc
-                addr += const_add
-                continue
             elif op == 9:  # fixed_advance_pc
                 addr += buf[pos] | buf[pos + 1] << 8
                 pos += 2
                 continue
-            elif op != 1:  # not copy: negate_stmt, basic_block, set_isa, unknown: skip operands
+            else:  # basic_block, set_prologue_end... and unknown opcodes: skip their operands
                 for _ in range(std_lengths[op - 1]):
                     _, pos = uleb(buf, pos)
                 continue
-            add_addr(addr)
-            add_file(file)
-            add_line(line)
-            add_column(column)
+            if addr == last:
+                files[-1], lines[-1], columns[-1] = file, line, column
+            else:
+                add_addr(addr)
+                add_file(file)
+                add_line(line)
+                add_column(column)
+                last = addr
+            if file == NO_FILE:
+                addr, file, line, column, last = 0, 1, 1, 0, -1
         return LineRows(addrs, files, lines, columns)
 
 

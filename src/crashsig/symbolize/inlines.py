@@ -15,7 +15,7 @@ import bisect
 
 from crashsig.symbolize import abbrev as A
 from crashsig.symbolize.aranges import RangeIndex
-from crashsig.symbolize.reader import uleb
+from crashsig.symbolize.reader import U32, uleb
 from crashsig.symbolize.unit import Attrs, Unit
 
 _NAMESPACE = 0x39
@@ -29,6 +29,7 @@ def function_ranges(unit: Unit) -> list[tuple[int, int, int]]:
     unit.load_full()
     buf, end = unit.buf, len(unit.buf)
     shapes, shape_of, skip_die = unit._shapes, unit.shape, unit.skip_die  # hot loop
+    sibling_at = U32.unpack_from
     kinds: dict[int, int] = {}
     entries: list[tuple[int, int, int]] = []
     top, _, pos = unit.read_die(unit.die_start)
@@ -48,8 +49,14 @@ def function_ranges(unit: Unit) -> list[tuple[int, int, int]]:
         kind = kinds.get(code)
         if kind is None:
             kind = kinds[code] = _kind(shape[0])
-        if kind == _KIND_OTHER:
-            pos = skip_die(pos, shape)
+        if kind == _KIND_OTHER:  # skip_die's two fast paths first: a sibling pointer, fixed-size attributes
+            _, children, sibling, fixed, _, _ = shape
+            if children and sibling >= 0 and (target := sibling_at(buf, pos + sibling)[0]) > pos:
+                pos = target
+            elif not children and fixed >= 0:
+                pos += fixed
+            else:
+                pos = skip_die(pos, shape)
         elif kind == _KIND_CODE:
             ab, attrs, after = unit.read_die(start)
             entries.extend((lo, hi, start) for lo, hi in unit.ranges(attrs))

@@ -25,6 +25,10 @@ _SIBLING_FORMS = frozenset({0x13})  # DW_FORM_ref4: what gcc emits for DW_AT_sib
 _U32 = struct.Struct("<I")
 
 _PREFIX = 4096
+_SHAPES: dict[tuple[A.Abbrev, int, int, int], Shape] = {}
+"""Shapes by abbreviation and unit layout, shared by units: every kernel unit has its own
+abbreviation table, but declares the same few hundred abbreviations as the others."""
+_MAX_SHAPES = 1 << 16
 _MAX_NAME_HOPS = 8
 
 
@@ -170,6 +174,18 @@ class Unit:
         ab = self.abbrevs.get(code)
         if ab is None:
             raise self.dwarf.error(f"unknown abbreviation {code} in unit .debug_info+{self.offset:#x}")
+        key = (ab, self.addr_size, self.offset_size, self.version)
+        shape = _SHAPES.get(key)
+        if shape is None:
+            if len(_SHAPES) >= _MAX_SHAPES:
+                _SHAPES.clear()
+            shape = _SHAPES[key] = self._new_shape(code, ab)
+        if code >= len(shapes):
+            shapes.extend([None] * (code + 1 - len(shapes)))
+        shapes[code] = shape
+        return shape
+
+    def _new_shape(self, code: int, ab: A.Abbrev) -> Shape:
         plan = A.skip_plan(ab, self.addr_size, self.offset_size, self.version)
         if plan is None:
             raise self.dwarf.error(f"unknown form in abbreviation {code} of unit .debug_info+{self.offset:#x}")
@@ -187,11 +203,7 @@ class Unit:
             (name, form, _size_or_minus(A.form_size(form, self.addr_size, self.offset_size, self.version)), implicit)
             for name, form, implicit in ab.attrs
         )
-        shape = (ab, ab.has_children, sibling, fixed, plan, specs)
-        if code >= len(shapes):
-            shapes.extend([None] * (code + 1 - len(shapes)))
-        shapes[code] = shape
-        return shape
+        return (ab, ab.has_children, sibling, fixed, plan, specs)
 
     def skip_attrs(self, pos: int, shape: Shape) -> int:
         """Position after the attributes (starting at ``pos``) of a DIE of that shape."""
