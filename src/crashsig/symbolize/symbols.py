@@ -1,8 +1,10 @@
 """Text symbols of an ELF image: by name (``func+off/size``) and by address.
 
-Columns of ``.symtab`` are sliced out with strided ``memoryview`` casts, so even a
-vmlinux with 150 000 symbols is indexed without a Python loop over every entry.
-Sizes follow kallsyms: a symbol extends to the next text symbol's address.
+Columns of ``.symtab`` are sliced out with strided ``memoryview`` casts, and which
+entries are text symbols is worked out on byte columns (``bytes.translate``, and ``&``
+of byte strings read as big integers), so even a vmlinux with 120 000 symbols is
+indexed without a Python-level step per entry. Sizes follow kallsyms: a symbol extends
+to the next text symbol's address.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import itertools
 import operator
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import NamedTuple
 
@@ -22,6 +24,24 @@ from crashsig.symbolize.elf import SHF_ALLOC, SHF_EXECINSTR, ElfImage
 _STT_NOTYPE, _STT_FUNC = 0, 2
 # st_info bytes whose type (low nibble) is NOTYPE or FUNC, any binding.
 _TEXT_TYPE = bytes(1 if b & 0xF in (_STT_NOTYPE, _STT_FUNC) else 0 for b in range(256))
+_NONZERO = bytes([0] + [1] * 255)
+_IS_ZERO = bytes([1] + [0] * 255)
+
+
+def _all_of(*masks: bytes) -> bytes:
+    """Byte-wise AND of equally long 0/1 masks (one big-integer ``&``, not a loop)."""
+    value = int.from_bytes(masks[0], "little")
+    for mask in masks[1:]:
+        value &= int.from_bytes(mask, "little")
+    return value.to_bytes(len(masks[0]), "little")
+
+
+def _any_of(*columns: bytes) -> bytes:
+    """1 where any of the equally long byte columns is non-zero, else 0."""
+    value = 0
+    for column in columns:
+        value |= int.from_bytes(column, "little")
+    return value.to_bytes(len(columns[0]), "little").translate(_NONZERO)
 
 
 class Symbol(NamedTuple):
@@ -42,11 +62,15 @@ class SymbolTable:
         self.image = image
         sec = image.section_by_name.get(".symtab") or image.section_by_name.get(".dynsym")
         self.present = sec is not None and sec.size > 0
-        self._names: list[int] = []
+        self._names: Sequence[int] = []
         self._info = b""
-        self._shndx: list[int] = []
-        self._values: list[int] = []
-        self._sizes: list[int] = []
+        self._shndx: Sequence[int] = []
+        self._values: Sequence[int] = []
+        self._sizes: Sequence[int] = []
+        self._named = b""
+        """1 per entry that has a name, else 0."""
+        self._shndx_bytes: tuple[bytes, bytes] | None = None
+        """Low and high bytes of each ``st_shndx``, when the fast path read them."""
         if sec is None or not self.present:
             return
         if not 0 < sec.link < len(image.sections):
@@ -60,11 +84,13 @@ class SymbolTable:
         data = data[: len(data) - len(data) % entsize]
         if is64 and self.image.little_endian and sys.byteorder == "little":
             view = memoryview(data)
-            self._names = view.cast("I")[0::6].tolist()
+            self._names = view.cast("I")[0::6]
             self._info = data[4::24]
-            self._shndx = view.cast("H")[3::12].tolist()
-            self._values = view.cast("Q")[1::3].tolist()
-            self._sizes = view.cast("Q")[2::3].tolist()
+            self._shndx = view.cast("H")[3::12]
+            self._values = view.cast("Q")[1::3]
+            self._sizes = view.cast("Q")[2::3]
+            self._named = _any_of(data[0::24], data[1::24], data[2::24], data[3::24])
+            self._shndx_bytes = (data[6::24], data[7::24])
             return
         order = "<" if self.image.little_endian else ">"
         if is64:
@@ -76,17 +102,12 @@ class SymbolTable:
         self._shndx = [r[2] for r in rows]
         self._values = [r[3] for r in rows]
         self._sizes = [r[4] for r in rows]
+        self._named = bytes(map(bool, self._names))
 
     @cached_property
     def _text(self) -> tuple[list[int], list[int], list[int]]:
         """(indices of text symbols sorted by address, their addresses, sorted unique addresses)."""
-        code = bytearray(65536)
-        for sec in self.image.sections:
-            if sec.flags & SHF_EXECINSTR and sec.flags & SHF_ALLOC:
-                code[sec.index] = 1
-        in_code = bytes(map(code.__getitem__, self._shndx))
-        mask = bytes(map(operator.and_, self._info.translate(_TEXT_TYPE), in_code))
-        mask = bytes(map(operator.and_, mask, map(bool, self._names)))
+        mask = _all_of(self._info.translate(_TEXT_TYPE), self._in_code(), self._named)
         indices = list(itertools.compress(range(len(self._names)), mask))
         if self.image.is_relocatable:
             bases = self.image.section_bases
@@ -97,7 +118,18 @@ class SymbolTable:
         if len(order) > 1:  # itemgetter picks in C; it returns a bare item for one index
             pick = operator.itemgetter(*order)
             indices, addrs = list(pick(indices)), list(pick(addrs))
-        return indices, addrs, list(dict.fromkeys(addrs))
+        return indices, addrs, list(itertools.compress(addrs, map(operator.ne, addrs, itertools.chain((-1,), addrs))))
+
+    def _in_code(self) -> bytes:
+        """1 per entry whose section is allocated and executable, else 0."""
+        code = bytearray(65536)
+        for sec in self.image.sections:
+            if sec.flags & SHF_EXECINSTR and sec.flags & SHF_ALLOC:
+                code[sec.index] = 1
+        if self._shndx_bytes is not None and len(self.image.sections) <= 256:
+            low, high = self._shndx_bytes
+            return _all_of(low.translate(code[:256]), high.translate(_IS_ZERO))
+        return bytes(map(code.__getitem__, self._shndx))
 
     def _address(self, index: int) -> int:
         return (
@@ -129,20 +161,25 @@ class SymbolTable:
             pos = blob.buf.find(needle, pos + 1, end)
         wanted = self._name_set.intersection(offsets)
         found = []
+        names = self._name_list
         for off in wanted:
-            index = self._names.index(off)
+            index = names.index(off)
             while True:
                 if self._is_text(index):
                     found.append(self._symbol(index))
                 try:
-                    index = self._names.index(off, index + 1)
+                    index = names.index(off, index + 1)
                 except ValueError:
                     break
         return sorted(found, key=lambda s: s.address)
 
     @cached_property
+    def _name_list(self) -> list[int]:
+        return list(self._names)
+
+    @cached_property
     def _name_set(self) -> set[int]:
-        return set(self._names)
+        return set(self._name_list)
 
     def _is_text(self, index: int) -> bool:
         sec = self._shndx[index]
