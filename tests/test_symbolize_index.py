@@ -101,23 +101,29 @@ def test_no_cache_reads_the_file(program: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "cache").exists()
 
 
-def test_indexed_command_loads_only_what_a_lookup_needs(program: Path, tmp_path: Path) -> None:
-    """``crashsig symbolize --addr`` with an index: no DWARF decoders and none of the slow imports.
+SLOW_IMPORTS = {"typing", "shutil", "zlib", "json", "logging", "pathlib", "attrs"}
+DWARF_DECODERS = {"crashsig.symbolize.unit", "crashsig.symbolize.binary", "crashsig.symbolize.dwarf_lines"}
 
-    typing, shutil, zlib, logging and pathlib together would be a third of such a process's time
-    (about 20 ms, 8 of them Python's own start-up).
+
+@pytest.mark.parametrize("indexed", [True, False], ids=["with-index", "no-cache"])
+def test_lookup_command_loads_only_what_it_needs(program: Path, tmp_path: Path, indexed: bool) -> None:
+    """``crashsig symbolize --addr``: none of the slow imports, and with an index no DWARF decoders.
+
+    The slow imports together would be a third of an indexed process's time (about 20 ms,
+    8 of them Python's own start-up).
     """
     cache = tmp_path / "cache"
     with Symbolizer(program, cache_dir=cache) as sym:
         address = sym.vmlinux.symbol_address("walk")
         expected = [loc.function for loc in sym.lookup(address + 8)]
+    where = ["--cache-dir", str(cache)] if indexed else ["--no-cache"]
     code = ("import sys\nfrom crashsig.cli import main\n"
-            f"main(['symbolize', '--vmlinux', {str(program)!r}, '--cache-dir', {str(cache)!r}, '--addr', {f'{address + 8:x}'!r}])\n"
+            f"main(['symbolize', '--vmlinux', {str(program)!r}, *{where!r}, '--addr', {f'{address + 8:x}'!r}])\n"
             "print(' '.join(sys.modules))")
     bare = {**os.environ, "PYTHONPATH": os.path.dirname(crashsig.__path__[0])}  # -S: no site hooks importing things
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60, check=True,
                          env=bare).stdout
     answer, loaded = out.splitlines()[:-1], set(out.splitlines()[-1].split())
     assert [line.split()[1] for line in answer] == expected
-    assert not loaded & {"typing", "shutil", "zlib", "logging", "pathlib", "attrs", "crashsig.symbolize.unit",
-                         "crashsig.symbolize.binary", "crashsig.symbolize.dwarf_lines"}
+    assert not loaded & SLOW_IMPORTS
+    assert bool(loaded & DWARF_DECODERS) is not indexed

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs an indexed lookup process 2 ms
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms of a crashsig symbolize run)
 if TYPE_CHECKING:
     from typing import Any
 

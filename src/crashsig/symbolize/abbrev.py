@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 from crashsig.symbolize.reader import sleb, uleb
 
@@ -114,16 +113,24 @@ def form_size(form: int, addr_size: int, offset_size: int, version: int) -> int 
     return _VARIABLE.get(form)
 
 
-class Abbrev(NamedTuple):
+class Abbrev:
     """One abbreviation: a DIE's tag, whether it has children, its (attribute, form) list.
 
-    A named tuple rather than an attrs class: a kernel unit decodes hundreds of these.
+    A slotted class rather than an attrs class or a named tuple: a kernel unit decodes
+    hundreds of these, and a symbolize process should not pay for importing ``typing``.
     """
 
-    tag: int
-    has_children: bool
-    attrs: tuple[tuple[int, int, int], ...]
-    """``(attribute, form, implicit_const value)`` triples in encoding order."""
+    __slots__ = ("attrs", "has_children", "tag")
+
+    def __init__(self, tag: int, has_children: bool, attrs: tuple[tuple[int, int, int], ...]) -> None:
+        self.tag = tag
+        self.has_children = has_children
+        self.attrs = attrs
+        """``(attribute, form, implicit_const value)`` triples in encoding order."""
+
+    def key(self) -> tuple[int, bool, tuple[tuple[int, int, int], ...]]:
+        """Everything the abbreviation says, as a hashable value."""
+        return self.tag, self.has_children, self.attrs
 
 
 class AbbrevTable:

@@ -16,7 +16,7 @@ from crashsig.errors import CrashsigError
 from crashsig.symbolize.elfheaders import read_build_id
 from crashsig.symbolize.index import IndexedBinary, IndexFile
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs an indexed lookup process 2 ms
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms of a crashsig symbolize run)
 if TYPE_CHECKING:
     import logging
 

@@ -11,7 +11,7 @@ import os
 import struct
 from collections.abc import Callable
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs an indexed lookup process 2 ms
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms of a crashsig symbolize run)
 if TYPE_CHECKING:
     from typing import Literal
 

@@ -50,7 +50,7 @@ END_OF_SEQUENCE = 0xFFFFFFFE
 """File of the line row that ends a sequence."""
 _ITEM = {"B": 1, "I": 4, "Q": 8}
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs an indexed lookup process 2 ms
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms of a crashsig symbolize run)
 if TYPE_CHECKING:
     from typing import ParamSpec, TypeVar
 

@@ -10,7 +10,7 @@ from crashsig.symbolize.cache import IndexCache, logger
 from crashsig.symbolize.location import Location
 from crashsig.symbolize.modules import ModuleFinder, ModulesArg, normalize_name
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs an indexed lookup process 2 ms
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms of a crashsig symbolize run)
 if TYPE_CHECKING:
     from typing import Self, TypeAlias
 

@@ -16,7 +16,6 @@ import struct
 import sys
 from collections.abc import Iterator, Sequence
 from functools import cached_property
-from typing import NamedTuple
 
 from crashsig.errors import ElfError
 from crashsig.symbolize.elf import SHF_ALLOC, SHF_EXECINSTR, ElfImage
@@ -44,15 +43,18 @@ def _any_of(*columns: bytes) -> bytes:
     return value.to_bytes(len(columns[0]), "little").translate(_NONZERO)
 
 
-class Symbol(NamedTuple):
-    """One text symbol."""
+class Symbol:
+    """One text symbol (a slotted class: a symbolize process should not import ``typing``)."""
 
-    name: str
-    """Symbol name as in the symbol table (``foo.isra.0`` kept)."""
-    address: int
-    """Start address in the image's address space (ET_REL: the synthetic layout)."""
-    elf_size: int
-    """``st_size`` from the symbol table."""
+    __slots__ = ("address", "elf_size", "name")
+
+    def __init__(self, name: str, address: int, elf_size: int) -> None:
+        self.name = name
+        """Symbol name as in the symbol table (``foo.isra.0`` kept)."""
+        self.address = address
+        """Start address in the image's address space (ET_REL: the synthetic layout)."""
+        self.elf_size = elf_size
+        """``st_size`` from the symbol table."""
 
 
 class SymbolTable:

@@ -7,11 +7,11 @@ that unit only); section offsets are ``unit.offset + position``.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
 
 from crashsig.symbolize import abbrev as A
 from crashsig.symbolize.reader import initial_length, sleb, uleb, unsigned
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms of a crashsig symbolize run)
 if TYPE_CHECKING:
     from crashsig.symbolize.dwarf_info import DwarfInfo
 
@@ -25,7 +25,7 @@ _SIBLING_FORMS = frozenset({0x13})  # DW_FORM_ref4: what gcc emits for DW_AT_sib
 _U32 = struct.Struct("<I")
 
 _PREFIX = 4096
-_SHAPES: dict[tuple[A.Abbrev, int, int, int], Shape] = {}
+_SHAPES: dict[tuple[tuple[int, bool, tuple[tuple[int, int, int], ...]], int, int, int], Shape] = {}
 """Shapes by abbreviation and unit layout, shared by units: every kernel unit has its own
 abbreviation table, but declares the same few hundred abbreviations as the others."""
 _MAX_SHAPES = 1 << 16
@@ -174,7 +174,7 @@ class Unit:
         ab = self.abbrevs.get(code)
         if ab is None:
             raise self.dwarf.error(f"unknown abbreviation {code} in unit .debug_info+{self.offset:#x}")
-        key = (ab, self.addr_size, self.offset_size, self.version)
+        key = (ab.key(), self.addr_size, self.offset_size, self.version)
         shape = _SHAPES.get(key)
         if shape is None:
             if len(_SHAPES) >= _MAX_SHAPES:
