@@ -12,7 +12,7 @@ from crashsig.symbolize import abbrev as A
 from crashsig.symbolize.dwarf_info import DwarfInfo, has_dwarf
 from crashsig.symbolize.dwarf_lines import LineTable
 from crashsig.symbolize.elf import load_elf
-from crashsig.symbolize.inlines import scopes_for
+from crashsig.symbolize.inlines import inline_chain
 from crashsig.symbolize.location import Location
 from crashsig.symbolize.symbols import Symbol, SymbolTable
 from crashsig.symbolize.unit import Attrs, Unit
@@ -87,8 +87,7 @@ class BinarySymbolizer:
             return (Location(sym.name),) if sym else ()
         table = self.line_table(unit)
         row = table.find(address) if table else None
-        scopes = scopes_for(unit, address)
-        chain = scopes.chain(address) if scopes else []
+        chain = inline_chain(unit, address)
         comp_dir = unit.string(unit.top, A.AT_COMP_DIR) or ""
         file = table.file_path(row[0]) if table and row else None
         line, column = (row[1], row[2]) if row else (None, None)

@@ -1,17 +1,19 @@
 """Functions and inline chains: which DIEs cover an address inside one unit.
 
-A unit's subprograms are indexed once (siblings are jumped over, never decoded). The
-subtree of one subprogram is then flattened into :class:`Scopes`: address intervals,
-each naming the innermost inlined subroutine that covers it. The on-disk index stores
-exactly these intervals, so indexed and direct lookups give the same answers.
+A unit's subprograms are indexed once (siblings are jumped over, never decoded). A
+direct lookup then walks down from the subprogram covering the address
+(:func:`inline_chain`), decoding only the children of the scopes on its way. The index
+build flattens each subprogram's whole subtree into :class:`Scopes` instead: address
+intervals, each naming the innermost inlined subroutine that covers it.
 
-Where scopes overlap (malformed DWARF), the first covering child in DIE order wins at
-every level, as a walk from the subprogram down would find it.
+Both follow one rule, so indexed and direct lookups give the same answers (the tests
+compare them on every byte of code): the first child in DIE order that covers the
+address wins at every level, which matters only where scopes overlap (malformed DWARF).
+Lexical blocks without ranges are transparent (their children count as their parent's);
+inlined subroutines without ranges are dropped with their subtree.
 """
 
 from __future__ import annotations
-
-import bisect
 
 from crashsig.symbolize import abbrev as A
 from crashsig.symbolize.aranges import RangeIndex
@@ -99,21 +101,6 @@ class Scopes:
         self.node_of = node_of
         self.nodes = nodes
         """``(parent node or -1, DIE attributes)`` per node."""
-
-    def find(self, address: int) -> int:
-        """The innermost node covering ``address`` (0, the subprogram, when none is)."""
-        pos = bisect.bisect_right(self.starts, address) - 1
-        return self.node_of[pos] if pos >= 0 and self.ends[pos] > address else 0
-
-    def chain(self, address: int) -> list[Attrs]:
-        """Attributes of the subprogram and the inlined subroutines at ``address``, outermost first."""
-        out = []
-        node = self.find(address)
-        while node >= 0:
-            parent, attrs = self.nodes[node]
-            out.append(attrs)
-            node = parent
-        return out[::-1]
 
 
 class _Tree:
@@ -233,13 +220,47 @@ def _subtract(region: Ranges, cut: Ranges) -> Ranges:
     return out
 
 
-def scopes_for(unit: Unit, address: int) -> Scopes | None:
-    """Scopes of the subprogram covering ``address`` (cached per unit), or None."""
+def inline_chain(unit: Unit, address: int) -> list[Attrs]:
+    """Attributes of the subprogram covering ``address`` and of the subroutines inlined
+    there, outermost first; empty when no subprogram covers it."""
     pos = function_index(unit).find(address)
     if pos is None:
-        return None
-    cache: dict[int, Scopes] = unit.__dict__.setdefault("scopes", {})
-    scopes = cache.get(pos)
-    if scopes is None:
-        scopes = cache[pos] = subprogram_scopes(unit, pos)
-    return scopes
+        return []
+    ab, attrs, pos = unit.read_die(pos)
+    chain = [attrs]
+    if ab is None or not ab.has_children:
+        return chain
+    buf, end = unit.buf, len(unit.buf)
+    transparent = 0  # rangeless blocks open at this level: their children are the level's
+    while pos < end:
+        start = pos
+        code = buf[pos]
+        pos += 1
+        if code >= 0x80:
+            code, pos = uleb(buf, pos - 1)
+        elif code == 0:
+            if not transparent:
+                break  # no child covers the address: the innermost scope so far answers
+            transparent -= 1
+            continue
+        shape = unit.shape(code)
+        ab = shape[0]
+        if ab.tag not in _BLOCK_TAGS:
+            pos = unit.skip_die(pos, shape)
+            continue
+        _, attrs, after = unit.read_die(start)
+        ranges = unit.ranges(attrs)
+        inlined = ab.tag == A.TAG_INLINED_SUBROUTINE
+        if not ranges and not inlined and ab.has_children:
+            transparent += 1
+            pos = after
+        elif not any(lo <= address < hi for lo, hi in ranges):
+            pos = unit.after_die(ab, attrs, after)
+        else:  # the first child covering the address: descend into it
+            if inlined:
+                chain.append(attrs)
+            if not ab.has_children:
+                break
+            transparent = 0
+            pos = after
+    return chain
