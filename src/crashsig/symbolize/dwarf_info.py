@@ -1,7 +1,8 @@
 """DWARF sections of one image: units by offset or address, strings, addresses, ranges.
 
-Nothing is read up front. ``.debug_aranges`` (or, when a unit is missing from it, the
-top DIE of each unit) gives the unit of an address; a unit is then decoded alone.
+Nothing is read up front. ``.debug_aranges`` gives the unit of an address; only for an
+address it does not cover are the units it leaves out found (by walking every unit
+header) and their top DIEs' ranges consulted. A unit is then decoded alone.
 """
 
 from __future__ import annotations
@@ -118,15 +119,20 @@ class DwarfInfo:
         return self.get_unit(offsets[index])
 
     @cached_property
-    def unit_index(self) -> RangeIndex:
-        """Address -> unit offset, from ``.debug_aranges`` plus units missing from it."""
-        return RangeIndex(self.build_unit_ranges())
-
-    def build_unit_ranges(self) -> list[tuple[int, int, int]]:
-        """(start, end, unit offset) for every unit: aranges first, then top DIEs."""
+    def listed_unit_ranges(self) -> list[tuple[int, int, int]]:
+        """(start, end, unit offset) of every range ``.debug_aranges`` lists."""
         aranges = self.section(".debug_aranges")
-        entries = parse_aranges(aranges.tail(0), self.path) if aranges else []
-        listed = {e[2] for e in entries}
+        return parse_aranges(aranges.tail(0), self.path) if aranges else []
+
+    @cached_property
+    def listed_units(self) -> RangeIndex:
+        """Address -> unit offset, from ``.debug_aranges``."""
+        return RangeIndex(self.listed_unit_ranges)
+
+    def unlisted_unit_ranges(self) -> list[tuple[int, int, int]]:
+        """(start, end, unit offset) from the top DIE of each unit ``.debug_aranges`` leaves out."""
+        listed = {e[2] for e in self.listed_unit_ranges}
+        entries: list[tuple[int, int, int]] = []
         for offset in self.unit_offsets:
             if offset in listed:
                 continue
@@ -135,9 +141,16 @@ class DwarfInfo:
                 entries.extend((lo, hi, offset) for lo, hi in unit.ranges(unit.top))
         return entries
 
+    @cached_property
+    def unlisted_units(self) -> RangeIndex:
+        """Address -> unit offset for the units ``.debug_aranges`` leaves out."""
+        return RangeIndex(self.unlisted_unit_ranges())
+
     def unit_for_address(self, address: int) -> Unit | None:
-        """The unit whose code covers ``address``, or None."""
-        offset = self.unit_index.find(address)
+        """The unit whose code covers ``address`` (``.debug_aranges`` first), or None."""
+        offset = self.listed_units.find(address)
+        if offset is None:
+            offset = self.unlisted_units.find(address)
         return None if offset is None else self.get_unit(offset)
 
     # ---- indexed values ----------------------------------------------------------------

@@ -13,8 +13,10 @@ from the decoders direct lookups use; the tests check both give the same answers
 
 Tables (``*_first`` columns give each unit's or subprogram's ``[lo, hi)`` slice):
 
-* ``units`` (start, end, running max end, unit number): address ranges ordered as
-  :class:`~crashsig.symbolize.aranges.RangeIndex` orders them;
+* ``units`` (start, end, running max end, unit number): the ranges ``.debug_aranges``
+  lists, ordered as :class:`~crashsig.symbolize.aranges.RangeIndex` orders them;
+  ``unlisted_units`` the same for the units it leaves out, consulted only when ``units``
+  has no range for an address (the rule direct lookups follow);
 * ``cus`` (fns_first, lines_first, compilation directory), one sentinel row at the end;
 * ``fns`` (start, end, running max end within the unit, subprogram number);
 * ``subs`` (ivs_first, own node), sentinel at the end; ``ivs`` (start, end, innermost
@@ -39,7 +41,7 @@ from crashsig.errors import DwarfError
 from crashsig.symbolize.aranges import find_range
 from crashsig.symbolize.location import Location
 
-MAGIC = b"CSIGIDX\x04"
+MAGIC = b"CSIGIDX\x05"
 DIRECTORY_HEAD = struct.Struct("<BBHH")
 """Directory head: has DWARF (0 or 1), build-id bytes, source path bytes, number of tables."""
 DIRECTORY_ENTRY = struct.Struct("<16scBQQ")
@@ -188,6 +190,18 @@ class IndexedBinary:
         return self.index.read("units", 0, self.index.count("units"))
 
     @cached_property
+    def _unlisted_units(self) -> memoryview:
+        return self.index.read("unlisted_units", 0, self.index.count("unlisted_units"))
+
+    def _unit_number(self, address: int) -> int | None:
+        """Number of the unit covering ``address``: listed units first, then the others."""
+        for units in (self._units, self._unlisted_units):
+            k = find_range(units[0::4], units[1::4], units[2::4], 0, len(units) // 4, address)
+            if k is not None:
+                return units[k * 4 + 3]
+        return None
+
+    @cached_property
     def _cus(self) -> memoryview:
         return self.index.read("cus", 0, self.index.count("cus"))
 
@@ -207,12 +221,11 @@ class IndexedBinary:
     @_corruption_is_dwarf_error
     def lookup(self, address: int) -> tuple[Location, ...]:
         """Inline chain at ``address``, innermost first; empty when nothing is known."""
-        units = self._units
-        k = find_range(units[0::4], units[1::4], units[2::4], 0, len(units) // 4, address)
-        if k is None:
+        cu = self._unit_number(address)
+        if cu is None:
             sym = self._symbol_at(address)
             return (Location(self.string(sym[1]) or "??"),) if sym is not None else ()
-        lines_lo, comp_dir_id, line_addrs, fns = self._unit_tables(units[k * 4 + 3])
+        lines_lo, comp_dir_id, line_addrs, fns = self._unit_tables(cu)
         comp_dir = self.string(comp_dir_id) or ""
         row = bisect.bisect_right(line_addrs, address) - 1
         file: str | None = None

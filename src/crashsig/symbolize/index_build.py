@@ -132,6 +132,7 @@ def write_index(binary: BinarySymbolizer, path: str) -> None:
 
 _TABLES = (
     ("units", "Q", 4),
+    ("unlisted_units", "Q", 4),
     ("cus", "Q", 3),
     ("fns", "Q", 4),
     ("subs", "Q", 2),
@@ -145,18 +146,21 @@ _TABLES = (
 def _add_units(binary: BinarySymbolizer, sink: _Sink, strings: _Strings) -> None:
     for name, typecode, width in _TABLES:
         sink.table(name, typecode, width)
-    entries = sorted_ranges(binary.dwarf.build_unit_ranges()) if binary.dwarf else []
-    offsets = sorted({e[2] for e in entries})
+    dwarf = binary.dwarf
+    listed = sorted_ranges(dwarf.listed_unit_ranges) if dwarf else []
+    unlisted = sorted_ranges(dwarf.unlisted_unit_ranges()) if dwarf else []
+    offsets = sorted({e[2] for e in listed + unlisted})
     number = {offset: n for n, offset in enumerate(offsets)}
-    maxends = itertools.accumulate((e[1] for e in entries), max)
-    sink.extend(
-        "units",
-        [
-            v
-            for (start, end, offset), top in zip(entries, maxends, strict=True)
-            for v in (start, end, top, number[offset])
-        ],
-    )
+    for name, entries in (("units", listed), ("unlisted_units", unlisted)):
+        maxends = itertools.accumulate((e[1] for e in entries), max)
+        sink.extend(
+            name,
+            [
+                v
+                for (start, end, offset), top in zip(entries, maxends, strict=True)
+                for v in (start, end, top, number[offset])
+            ],
+        )
     for offset in offsets:
         unit = binary.dwarf.get_unit(offset)  # type: ignore[union-attr]
         _UnitWriter(binary, unit, sink, strings).write()
