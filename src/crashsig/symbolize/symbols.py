@@ -107,8 +107,8 @@ class SymbolTable:
         self._named = bytes(map(bool, self._names))
 
     @cached_property
-    def _text(self) -> tuple[list[int], list[int], list[int]]:
-        """(indices of text symbols sorted by address, their addresses, sorted unique addresses)."""
+    def _text(self) -> tuple[list[int], list[int]]:
+        """(indices of text symbols sorted by address, their addresses)."""
         mask = _all_of(self._info.translate(_TEXT_TYPE), self._in_code(), self._named)
         indices = list(itertools.compress(range(len(self._names)), mask))
         if self.image.is_relocatable:
@@ -120,7 +120,7 @@ class SymbolTable:
         if len(order) > 1:  # itemgetter picks in C; it returns a bare item for one index
             pick = operator.itemgetter(*order)
             indices, addrs = list(pick(indices)), list(pick(addrs))
-        return indices, addrs, list(itertools.compress(addrs, map(operator.ne, addrs, itertools.chain((-1,), addrs))))
+        return indices, addrs
 
     def _in_code(self) -> bytes:
         """1 per entry whose section is allocated and executable, else 0."""
@@ -145,9 +145,9 @@ class SymbolTable:
 
     def kallsyms_size(self, sym: Symbol) -> int:
         """Size as kallsyms prints it: distance to the next text symbol (``st_size`` for the last)."""
-        unique = self._text[2]
-        pos = bisect.bisect_right(unique, sym.address)
-        return unique[pos] - sym.address if pos < len(unique) else max(sym.elf_size, 1)
+        addrs = self._text[1]
+        pos = bisect.bisect_right(addrs, sym.address)  # the first text symbol at a higher address
+        return addrs[pos] - sym.address if pos < len(addrs) else max(sym.elf_size, 1)
 
     def find_by_name(self, name: str) -> list[Symbol]:
         """Every text symbol called ``name``, in address order (empty when none)."""
@@ -206,7 +206,7 @@ class SymbolTable:
 
     def _best_at(self, pos: int) -> Symbol:
         """The symbol :meth:`find_by_address` names for the address of sorted entry ``pos``."""
-        indices, addrs, _ = self._text
+        indices, addrs = self._text
         first = bisect.bisect_left(addrs, addrs[pos])
         best = max(range(first, pos + 1), key=lambda k: self._rank(indices[k]))
         return self._symbol(indices[best])
@@ -216,7 +216,7 @@ class SymbolTable:
         if not self.present:
             return
         addrs = self._text[1]
-        for start in self._text[2]:
+        for start in dict.fromkeys(addrs):
             sym = self._best_at(bisect.bisect_right(addrs, start) - 1)
             yield sym, self.kallsyms_size(sym)
 
