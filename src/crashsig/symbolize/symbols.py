@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import operator
+import re
 import struct
 import sys
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,21 @@ _STT_NOTYPE, _STT_FUNC = 0, 2
 _TEXT_TYPE = bytes(1 if b & 0xF in (_STT_NOTYPE, _STT_FUNC) else 0 for b in range(256))
 _NONZERO = bytes([0] + [1] * 255)
 _IS_ZERO = bytes([1] + [0] * 255)
+
+
+_NEARBY_WINDOWS = 16
+"""How many 64 KiB windows of addresses :meth:`SymbolTable._nearby` searches downwards."""
+
+
+_NEARBY_QUERIES = 8
+"""How many lookups search near their address before the table is sorted once instead."""
+
+
+def _entries_in_window(column: bytes, window: int) -> Iterator[int]:
+    """Indices of the 8-byte little-endian numbers in ``column`` whose bits 16-63 equal ``window``."""
+    for match in re.finditer(re.escape(window.to_bytes(6, "little")), column):
+        if match.start() % 8 == 2:
+            yield match.start() // 8
 
 
 def _all_of(*masks: bytes) -> bytes:
@@ -73,6 +89,7 @@ class SymbolTable:
         """1 per entry that has a name, else 0."""
         self._shndx_bytes: tuple[bytes, bytes] | None = None
         """Low and high bytes of each ``st_shndx``, when the fast path read them."""
+        self._nearby_queries = 0
         if sec is None or not self.present:
             return
         if not 0 < sec.link < len(image.sections):
@@ -107,9 +124,14 @@ class SymbolTable:
         self._named = bytes(map(bool, self._names))
 
     @cached_property
+    def _text_mask(self) -> bytes:
+        """1 per entry that is a named text symbol, else 0."""
+        return _all_of(self._info.translate(_TEXT_TYPE), self._in_code(), self._named)
+
+    @cached_property
     def _text(self) -> tuple[list[int], list[int]]:
         """(indices of text symbols sorted by address, their addresses)."""
-        mask = _all_of(self._info.translate(_TEXT_TYPE), self._in_code(), self._named)
+        mask = self._text_mask
         indices = list(itertools.compress(range(len(self._names)), mask))
         if self.image.is_relocatable:
             bases = self.image.section_bases
@@ -193,9 +215,19 @@ class SymbolTable:
         )
 
     def find_by_address(self, address: int) -> Symbol | None:
-        """The text symbol covering ``address`` (kallsyms rules), or None."""
+        """The text symbol covering ``address`` (kallsyms rules), or None.
+
+        The first few lookups (:data:`_NEARBY_QUERIES`) look at the symbols near
+        ``address`` first (:meth:`_nearby`, about 0.5 ms): sorting a vmlinux's 46 000
+        text symbols by address, as later ones do, costs 15 ms.
+        """
         if not self.present:
             return None
+        if "_text" not in self.__dict__ and self._nearby_queries < _NEARBY_QUERIES:
+            self._nearby_queries += 1
+            settled, sym = self._nearby(address)
+            if settled:
+                return sym
         pos = bisect.bisect_right(self._text[1], address) - 1
         if pos < 0:
             return None
@@ -203,6 +235,50 @@ class SymbolTable:
         if address >= sym.address + max(self.kallsyms_size(sym), sym.elf_size):
             return None
         return sym
+
+    def _nearby(self, address: int) -> tuple[bool, Symbol | None]:
+        """:meth:`find_by_address` from the text symbols in the 64 KiB windows of addresses
+        at and below ``address`` (at most :data:`_NEARBY_WINDOWS`), found with
+        ``bytes.find`` on the value column; ``(False, None)`` when they do not settle it.
+        """
+        column = self._value_bytes
+        if column is None or not 0 <= address < 1 << 64:
+            return False, None
+        at: list[int] = []  # text symbols at the highest address <= address seen so far
+        start, above = -1, False
+        first = address >> 16
+        for window in range(first, max(first - _NEARBY_WINDOWS, -1), -1):
+            for index in _entries_in_window(column, window):
+                if not self._text_mask[index]:
+                    continue
+                value = self._values[index]
+                if value > address:
+                    above = True
+                elif value > start:
+                    start, at = value, [index]
+                elif value == start:
+                    at.append(index)
+            if at:
+                break
+        if not at:
+            return False, None
+        sym = self._symbol(max(at, key=self._rank))
+        above = above or self._highest_text_address > address
+        if not above and address >= sym.address + max(sym.elf_size, 1):
+            return True, None  # past the end of the last text symbol
+        return True, sym
+
+    @cached_property
+    def _value_bytes(self) -> bytes | None:
+        """``st_value`` of every entry as contiguous little-endian 8-byte numbers (None
+        unless the table was read on the fast path and addresses are plain values)."""
+        if not isinstance(self._values, memoryview) or self.image.is_relocatable:
+            return None
+        return self._values.tobytes()
+
+    @cached_property
+    def _highest_text_address(self) -> int:
+        return max(itertools.compress(self._values, self._text_mask), default=-1)
 
     def _best_at(self, pos: int) -> Symbol:
         """The symbol :meth:`find_by_address` names for the address of sorted entry ``pos``."""
