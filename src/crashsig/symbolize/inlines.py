@@ -148,40 +148,45 @@ def _scope_tree(unit: Unit, pos: int) -> _Tree:
     root = _Tree(attrs, unit.ranges(attrs), False)
     if ab is None or not ab.has_children:
         return root
-    buf, end = unit.buf, len(unit.buf)
     stack = [root]
-    while pos < end:
-        start = pos
-        code = buf[pos]
-        pos += 1
-        if code >= 0x80:
-            code, pos = uleb(buf, pos - 1)
-        elif code == 0:
+    while stack:
+        pos, scope, attrs, ranges = _next_scope(unit, pos)
+        if scope is None:
             stack.pop()
-            if not stack:
-                break
             continue
-        shape = unit.shape(code)
-        ab = shape[0]
-        if ab.tag not in _BLOCK_TAGS:
-            pos = unit.skip_die(pos, shape)
-            continue
-        _, attrs, after = unit.read_die(start)
-        ranges = unit.ranges(attrs)
-        inlined = ab.tag == A.TAG_INLINED_SUBROUTINE
+        inlined = scope.tag == A.TAG_INLINED_SUBROUTINE
         if not ranges:
-            if inlined or not ab.has_children:
-                pos = unit.after_die(ab, attrs, after)
+            if inlined or not scope.has_children:
+                pos = unit.after_die(scope, attrs, pos)
             else:
                 stack.append(stack[-1])
-                pos = after
             continue
         child = _Tree(attrs, ranges, inlined)
         stack[-1].children.append(child)
-        if ab.has_children:
+        if scope.has_children:
             stack.append(child)
-        pos = after
     return root
+
+
+def _next_scope(unit: Unit, pos: int) -> tuple[int, A.Abbrev | None, Attrs, Ranges]:
+    """The next lexical block or inlined subroutine among the siblings from ``pos`` on
+    (other DIEs are jumped over with their subtrees): (position after its attributes,
+    abbreviation, attributes, ranges). The abbreviation is None at the null entry that
+    ends the siblings (the position is then after it) and at the end of the unit.
+    """
+    buf, end = unit.buf, len(unit.buf)
+    while pos < end:
+        start = pos
+        code, pos = uleb(buf, pos)
+        if code == 0:
+            return pos, None, {}, []
+        shape = unit.shape(code)
+        if shape[0].tag not in _BLOCK_TAGS:
+            pos = unit.skip_die(pos, shape)
+            continue
+        ab, attrs, after = unit.read_die(start)
+        return after, ab, attrs, unit.ranges(attrs)
+    return end, None, {}, []
 
 
 def _normalize(ranges: Ranges) -> Ranges:
@@ -230,37 +235,20 @@ def inline_chain(unit: Unit, address: int) -> list[Attrs]:
     chain = [attrs]
     if ab is None or not ab.has_children:
         return chain
-    buf, end = unit.buf, len(unit.buf)
     transparent = 0  # rangeless blocks open at this level: their children are the level's
-    while pos < end:
-        start = pos
-        code = buf[pos]
-        pos += 1
-        if code >= 0x80:
-            code, pos = uleb(buf, pos - 1)
-        elif code == 0:
-            if not transparent:
-                break  # no child covers the address: the innermost scope so far answers
+    while True:
+        pos, scope, attrs, ranges = _next_scope(unit, pos)
+        if scope is None:
+            if not transparent or pos >= len(unit.buf):
+                return chain  # no child covers the address: the innermost scope so far answers
             transparent -= 1
-            continue
-        shape = unit.shape(code)
-        ab = shape[0]
-        if ab.tag not in _BLOCK_TAGS:
-            pos = unit.skip_die(pos, shape)
-            continue
-        _, attrs, after = unit.read_die(start)
-        ranges = unit.ranges(attrs)
-        inlined = ab.tag == A.TAG_INLINED_SUBROUTINE
-        if not ranges and not inlined and ab.has_children:
+        elif not ranges and scope.tag != A.TAG_INLINED_SUBROUTINE and scope.has_children:
             transparent += 1
-            pos = after
         elif not any(lo <= address < hi for lo, hi in ranges):
-            pos = unit.after_die(ab, attrs, after)
+            pos = unit.after_die(scope, attrs, pos)
         else:  # the first child covering the address: descend into it
-            if inlined:
+            if scope.tag == A.TAG_INLINED_SUBROUTINE:
                 chain.append(attrs)
-            if not ab.has_children:
-                break
+            if not scope.has_children:
+                return chain
             transparent = 0
-            pos = after
-    return chain
