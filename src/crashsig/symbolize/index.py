@@ -6,9 +6,10 @@ little-endian), the tables (8-byte aligned), then the directory: :data:`DIRECTOR
 (whether the file had DWARF, the lengths of the build-id and of the source path, the
 number of tables), the build-id, the path, and one :data:`DIRECTORY_ENTRY` per table
 (name, typecode, record width, offset, record count). The directory is binary, not JSON,
-so that a lookup process need not import ``json`` (a millisecond of its twenty). A lookup reads a handful of small slices, so
-the ELF file is opened only for its build-id, and the process maps none of the index
-(peak RSS stays that of Python). :mod:`crashsig.symbolize.index_build` writes the file
+so that a lookup process need not import ``json`` (a millisecond of its twenty).
+
+A lookup reads a handful of small slices, so the ELF file is opened only for its
+build-id, and the process maps none of the index (peak RSS stays that of Python). :mod:`crashsig.symbolize.index_build` writes the file
 from the decoders direct lookups use; the tests check both give the same answers.
 
 Tables (``*_first`` columns give each unit's or subprogram's ``[lo, hi)`` slice):
