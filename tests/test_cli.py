@@ -114,3 +114,14 @@ def test_parse_reads_pipes() -> None:
     result = subprocess.run(["bash", "-c", script], capture_output=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert b"general protection fault in start_creating" in result.stdout
+
+
+def test_entry_point_returns_the_status_and_freezes_the_heap_for_exit() -> None:
+    """``crashsig`` and ``python -m crashsig`` return main()'s status, with the heap frozen
+    (the interpreter's last garbage collection then has nothing to walk)."""
+    code = ("import gc, sys\nfrom crashsig.cli import entry_point\n"
+            f"sys.argv = ['crashsig', 'parse', {str(EXAMPLE)!r}]\n"
+            "status = entry_point()\nprint(status, gc.get_freeze_count() > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.splitlines()[-1] == "0 True"
+    assert run_cli("parse", "/nonexistent.log").returncode == 2  # errors keep their status

@@ -2,6 +2,6 @@
 
 import sys
 
-from crashsig.cli import main
+from crashsig.cli import entry_point
 
-sys.exit(main())
+sys.exit(entry_point())

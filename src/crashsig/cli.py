@@ -8,6 +8,7 @@ prints ``crashsig: error: ...`` with exit status 2.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -103,6 +104,19 @@ def _command_module(command: str) -> ModuleType | None:
         if exc.name != name:
             raise
         return None
+
+
+def entry_point() -> int:
+    """The ``crashsig`` script and ``python -m crashsig``: :func:`main`, then ``gc.freeze()``.
+
+    Frozen objects are left alone by the garbage collection the interpreter runs at
+    exit, which walks every object still alive: 1.5 ms of a 20 ms lookup process from
+    the index, 4 ms without it. Nothing crashsig opened is left open by then, so skipping
+    it loses nothing. (Not in :func:`main`: a test process that calls it goes on.)
+    """
+    status = main()
+    gc.freeze()
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
