@@ -18,7 +18,7 @@ the floor every Python process pays, and importing the ``crashsig symbolize`` co
 (argparse, the symbolizer modules) as the floor of a crashsig process. crashsig runs as
 the ``crashsig`` script installed beside the interpreter when there is one.
 
-    python benchmarks/symbolize_vs_peers.py [--abi 6.1.0-56] [--vmlinux PATH] [--repeat 5]
+    python benchmarks/symbolize_vs_peers.py [--abi 6.1.0-56] [--vmlinux PATH] [--repeat 10]
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ def main() -> int:
     parser.add_argument("--oops", type=Path, help="oops log of the same build (default: benchmarks/data)")
     parser.add_argument("--random", type=int, default=2000, help="number of random .text addresses")
     parser.add_argument("--seed", type=int, default=20240601)
-    parser.add_argument("--repeat", type=int, default=5, help="runs per tool (best time is reported)")
+    parser.add_argument("--repeat", type=int, default=10, help="runs per tool (best time is reported)")
     args = parser.parse_args()
     vmlinux = args.vmlinux or fetch_vmlinux(args.abi)
     oops = args.oops or HERE / "data" / f"oops-netcrash-{args.abi}-cloud-amd64.txt"
