@@ -146,8 +146,6 @@ class AbbrevTable:
         self._window = window
         self._pos = 0
         self._table: dict[int, Abbrev] = {}
-        self.known = self._table
-        """The abbreviations decoded so far (hot loops try this dict before :meth:`get`)."""
         self._done = False
 
     def get(self, code: int) -> Abbrev | None:
@@ -157,12 +155,6 @@ class AbbrevTable:
             self._next()
             found = self._table.get(code)
         return found
-
-    def values(self) -> list[Abbrev]:
-        """Every abbreviation (decodes the rest of the table)."""
-        while not self._done:
-            self._next()
-        return list(self._table.values())
 
     def _next(self) -> None:
         while True:

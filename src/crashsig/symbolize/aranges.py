@@ -33,10 +33,6 @@ class RangeIndex:
         pos = find_range(self.starts, self.ends, self._maxend, 0, len(self.starts), address)
         return None if pos is None else self.values[pos]
 
-    def entries(self) -> list[tuple[int, int, int]]:
-        """All ranges as (start, end, value) triples, sorted."""
-        return list(zip(self.starts, self.ends, self.values, strict=True))
-
 
 def sorted_ranges(entries: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     """Non-empty ranges in the order :class:`RangeIndex` and the on-disk index keep them."""
