@@ -189,7 +189,7 @@ class SymbolTable:
         for off in wanted:
             index = names.index(off)
             while True:
-                if self._is_text(index):
+                if self._text_mask[index]:
                     found.append(self._symbol(index))
                 try:
                     index = names.index(off, index + 1)
@@ -204,15 +204,6 @@ class SymbolTable:
     @cached_property
     def _name_set(self) -> set[int]:
         return set(self._name_list)
-
-    def _is_text(self, index: int) -> bool:
-        sec = self._shndx[index]
-        return bool(
-            self._info[index] & 0xF in (_STT_NOTYPE, _STT_FUNC)
-            and sec < len(self.image.sections)
-            and self.image.sections[sec].flags & SHF_EXECINSTR
-            and self.image.sections[sec].flags & SHF_ALLOC
-        )
 
     def find_by_address(self, address: int) -> Symbol | None:
         """The text symbol covering ``address`` (kallsyms rules), or None.
