@@ -9,8 +9,9 @@ number of tables), the build-id, the path, and one :data:`DIRECTORY_ENTRY` per t
 so that a lookup process need not import ``json`` (a millisecond of its twenty).
 
 A lookup reads a handful of small slices, so the ELF file is opened only for its
-build-id, and the process maps none of the index (peak RSS stays that of Python). :mod:`crashsig.symbolize.index_build` writes the file
-from the decoders direct lookups use; the tests check both give the same answers.
+build-id, and the process maps none of the index (peak RSS stays that of Python).
+:mod:`crashsig.symbolize.index_build` writes the file from the decoders direct lookups
+use; the tests check both give the same answers.
 
 Tables (``*_first`` columns give each unit's or subprogram's ``[lo, hi)`` slice):
 
@@ -69,9 +70,7 @@ def name_hash(name: bytes) -> int:
 
 
 def _tables(entries: bytes, end: int) -> dict[str, tuple[int, str, int, int]]:
-    """Decode the directory's table entries; ValueError unless every one is sound."""
-    if len(entries) % DIRECTORY_ENTRY.size:
-        raise ValueError("the directory's table entries are truncated")
+    """Decode the directory's table entries (whole ones); ValueError unless every one is sound."""
     out = {}
     for raw_name, raw_typecode, width, offset, count in DIRECTORY_ENTRY.iter_unpack(entries):
         name, typecode = raw_name.rstrip(b"\0").decode("ascii", "replace"), raw_typecode.decode("ascii", "replace")
@@ -162,7 +161,6 @@ class Column:
         self.index = index
         self.name = name
         self.field = field
-        self.width = index.tables[name][3]
 
     def __len__(self) -> int:
         return self.index.count(self.name)
