@@ -15,11 +15,11 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
+from crashsig.errors import CrashsigError
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms of a crashsig symbolize run)
 if TYPE_CHECKING:
     from typing import Any
-
-from crashsig.errors import CrashsigError
 
 EXIT_USAGE = 2
 DESCRIPTION = (
@@ -35,7 +35,9 @@ class _HelpFormatter(argparse.HelpFormatter):
     ``shutil`` to size it: 2 ms of the 20 a ``crashsig symbolize`` process has.
     """
 
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None
+    ) -> None:
         super().__init__(prog, indent_increment, max_help_position, _terminal_columns() - 2 if width is None else width)
 
 
