@@ -14,6 +14,7 @@ header fields and line programs, damaged on-disk indexes, zlib bombs, giant-line
 from __future__ import annotations
 
 import random
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -276,6 +277,34 @@ def test_corrupt_index_is_rebuilt_or_reported(inputs: fuzz.Inputs, tmp_path: Pat
                     assert not rebuilt, "a rejected index is rebuilt: no DwarfError expected"
     if rebuilt:
         assert got[::3] == expected
+
+
+def _own_parents(data: bytes) -> bytes:
+    """An index whose every inline node names itself as its parent (a cycle, found by fuzzing)."""
+    where = int.from_bytes(data[8:16], "little")
+    _, id_size, source_size, _ = DIRECTORY_HEAD.unpack_from(data, where)
+    entries = DIRECTORY_ENTRY.iter_unpack(data[where + DIRECTORY_HEAD.size + id_size + source_size :])
+    (offset, count) = next((offset, count) for name, _, _, offset, count in entries if name.rstrip(b"\0") == b"nodes")
+    out = bytearray(data)
+    for node in range(count):
+        out[offset + 20 * node : offset + 20 * node + 4] = node.to_bytes(4, "little")  # records of 5 u32, parent first
+    return bytes(out)
+
+
+def test_index_node_cycle_is_an_error_not_a_loop(inputs: fuzz.Inputs, tmp_path: Path) -> None:
+    seed = next(s for s in inputs.seeds if s.name == "gcc-dwarf5")
+    crashsig.Symbolizer(seed.path, cache_dir=tmp_path).close()
+    (index,) = tmp_path.glob("*.idx")
+    index.write_bytes(_own_parents(index.read_bytes()))
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the lookup loops over the node cycle"))
+    signal.alarm(60)
+    try:
+        with crashsig.Symbolizer(seed.path, cache_dir=tmp_path) as sym, pytest.raises(crashsig.DwarfError, match="parent"):
+            for f in seed.functions:
+                sym.lookup(f.address)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
 
 
 def test_seeds_cover_every_mutation_class_and_dwarf_version(inputs: fuzz.Inputs) -> None:

@@ -246,6 +246,8 @@ class IndexedBinary:
         node = self._innermost(fns[fn * 4 + 3], address)
         while node != NONE:
             parent, name_id, call_file, call_line, call_column = self.index.read("nodes", node, node + 1)
+            if parent != NONE and parent >= node:  # a parent always comes first: anything else loops
+                raise ValueError(f"inline node {node} has parent {parent}")
             out.append(Location(self.string(name_id) or "??", file, line, column, parent != NONE, comp_dir))
             file, line, column = self.string(call_file), call_line, call_column
             node = parent
