@@ -24,7 +24,10 @@ from pathlib import Path
 import pytest
 from symbolize_refs import Frame, addr2line, compile_program, function_addresses, llvm_symbolizer, run
 
+from crashsig.symbolize import abbrev as A
 from crashsig.symbolize.binary import BinarySymbolizer
+from crashsig.symbolize.dwarf_lines import LineTable
+from crashsig.symbolize.unit import Unit
 
 SOURCES = ["inline_main.c", "inline_other.c"]
 CONFIGS = [("gcc", 4), ("gcc", 5), ("clang", 4), ("clang", 5)]
@@ -78,3 +81,23 @@ def test_columns_match_llvm(program: tuple[str, int, Path]) -> None:
         if expected:
             assert ours == expected, f"{addr:#x}"
     sym.close()
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_file_tables_decoded_in_one_pass_equal_field_by_field(
+    cc: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DWARF 5 file and directory tables of fixed-size fields take a ``struct`` fast path;
+    it must give what the field-by-field decoder gives (gcc: line_strp + udata; clang adds MD5)."""
+    sym = BinarySymbolizer(compile_program(cc, 5, tmp_path / "prog", SOURCES))
+    assert sym.dwarf is not None
+    units = [sym.dwarf.get_unit(offset) for offset in sym.dwarf.unit_offsets]
+    fast = [(table.dirs, table.files) for table in (LineTable(unit, _stmt_list(unit)) for unit in units)]
+    monkeypatch.setattr(LineTable, "_fixed_entries", lambda *args: None)
+    slow = [(table.dirs, table.files) for table in (LineTable(unit, _stmt_list(unit)) for unit in units)]
+    assert fast == slow
+    assert all(files for _, files in fast)
+
+
+def _stmt_list(unit: Unit) -> int:
+    return int(unit.top[A.AT_STMT_LIST][1])  # type: ignore[call-overload]
