@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from crashsig.symbolize.reader import sleb, uleb
@@ -118,26 +119,39 @@ class Abbrev:
 
     A slotted class rather than an attrs class or a named tuple: a kernel unit decodes
     hundreds of these, and a symbolize process should not pay for importing ``typing``.
+    Equal abbreviations of different tables are one object (see :class:`AbbrevTable`),
+    so what is derived from one (``shapes``, by unit layout) is derived once.
     """
 
-    __slots__ = ("attrs", "has_children", "tag")
+    __slots__ = ("attrs", "has_children", "shapes", "tag")
 
     def __init__(self, tag: int, has_children: bool, attrs: tuple[tuple[int, int, int], ...]) -> None:
         self.tag = tag
         self.has_children = has_children
         self.attrs = attrs
         """``(attribute, form, implicit_const value)`` triples in encoding order."""
+        self.shapes: dict[tuple[int, int, int], object] = {}
+        """What :meth:`crashsig.symbolize.unit.Unit.shape` derived, by (address size, offset size, version)."""
 
-    def key(self) -> tuple[int, bool, tuple[tuple[int, int, int], ...]]:
-        """Everything the abbreviation says, as a hashable value."""
-        return self.tag, self.has_children, self.attrs
+
+_ENTRY = re.compile(
+    rb"[\x80-\xff]*[\x00-\x7f][\x00-\xff]"  # tag, has-children byte
+    rb"(?:(?!\x00\x00)[\x80-\xff]*[\x00-\x7f](?:\x21[\x80-\xff]*[\x00-\x7f]|[\x80-\xff]*[\x00-\x7f]))*"  # specs
+    rb"\x00\x00"
+)
+"""Where an abbreviation's encoding (after its code) ends, for the usual encodings; what
+it finds is checked against the exact decoder before it is trusted (see ``_interned``)."""
+_INTERNED: dict[bytes, Abbrev] = {}
+_MAX_INTERNED = 1 << 16
 
 
 class AbbrevTable:
     """One abbreviation table, decoded only as far as the codes asked for.
 
     A unit whose top DIE is all we need (building the unit index) then decodes one
-    entry instead of hundreds.
+    entry instead of hundreds. Kernel units each have their own table, but tables
+    repeat the same few hundred abbreviations: an entry whose bytes were decoded before
+    (by any table) is found by those bytes instead of decoded again.
     """
 
     def __init__(self, fetch: Callable[[int], bytes], window: int = 1024) -> None:
@@ -167,31 +181,46 @@ class AbbrevTable:
                 self._data = self._fetch(self._window)
 
     def _decode(self) -> None:
-        data, pos = self._data, self._pos
-        code, pos = uleb(data, pos)
+        data = self._data
+        code, pos = uleb(data, self._pos)
         if code == 0:
             self._done = True
             return
-        tag, pos = uleb(data, pos)
-        children = data[pos] != 0
-        pos += 1
-        specs = []
-        while True:
-            name = data[pos]
-            form = data[pos + 1]
-            if name < 0x80 and form < 0x80:  # the common case: both fit one byte
-                pos += 2
-            else:
-                name, pos = uleb(data, pos)
-                form, pos = uleb(data, pos)
-            if name == 0 and form == 0:
-                break
-            implicit = 0
-            if form == FORM_IMPLICIT_CONST:
-                implicit, pos = sleb(data, pos)
-            specs.append((name, form, implicit))
-        self._pos = pos
-        self._table[code] = Abbrev(tag, children, tuple(specs))
+        match = _ENTRY.match(data, pos)
+        found = _INTERNED.get(data[pos : match.end()]) if match else None
+        if found is None:
+            found, end = _decode_entry(data, pos)
+            if match and end == match.end():
+                if len(_INTERNED) >= _MAX_INTERNED:
+                    _INTERNED.clear()
+                _INTERNED[data[pos:end]] = found
+        else:
+            end = match.end()  # type: ignore[union-attr]
+        self._pos = end
+        self._table[code] = found
+
+
+def _decode_entry(data: bytes, pos: int) -> tuple[Abbrev, int]:
+    """The abbreviation encoded at ``pos`` (after its code) and the position after it."""
+    tag, pos = uleb(data, pos)
+    children = data[pos] != 0
+    pos += 1
+    specs = []
+    while True:
+        name = data[pos]
+        form = data[pos + 1]
+        if name < 0x80 and form < 0x80:  # the common case: both fit one byte
+            pos += 2
+        else:
+            name, pos = uleb(data, pos)
+            form, pos = uleb(data, pos)
+        if name == 0 and form == 0:
+            break
+        implicit = 0
+        if form == FORM_IMPLICIT_CONST:
+            implicit, pos = sleb(data, pos)
+        specs.append((name, form, implicit))
+    return Abbrev(tag, children, tuple(specs)), pos
 
 
 def skip_plan(abbrev: Abbrev, addr_size: int, offset_size: int, version: int) -> tuple[int, ...] | None:

@@ -1,7 +1,8 @@
 """DWARF 2-5 line programs: header, file table and the row covering one address.
 
 A program is decoded once, whole, into sorted columns (:class:`LineRows`); a lookup is
-then one bisection. The on-disk index stores the same columns.
+then one bisection. The on-disk index stores the same columns, less the rows that repeat
+the row before them.
 """
 
 from __future__ import annotations
@@ -340,25 +341,30 @@ class LineRows:
         self.columns = columns
 
     def sorted(self) -> LineRows:
-        """Rows ordered by address, each differing from the row before it.
+        """Rows ordered by address.
 
         Whole sequences are sorted by their first address; sequences that still overlap
         after that (not seen from gcc or clang) fall back to a stable sort of every row,
-        ends of sequence before rows at the same address. A row that repeats the file,
-        line and column of the row before it answers nothing new and is dropped.
+        ends of sequence before rows at the same address.
         """
         addrs, files, lines, columns = self.addrs, self.files, self.lines, self.columns
-        if not all(map(operator.le, addrs, addrs[1:])):
-            ends = list(itertools.compress(range(len(files)), map(NO_FILE.__eq__, files)))
-            starts = [0] + [e + 1 for e in ends]
-            blocks = sorted((addrs[a], a, b) for a, b in zip(starts, [*ends, len(addrs) - 1], strict=True) if a <= b)
-            order = [i for _, a, b in blocks for i in range(a, b + 1)]
-            if not all(addrs[p] <= addrs[q] for (_, _, p), (_, q, _) in itertools.pairwise(blocks)):
-                keys = [a * 2 + (f != NO_FILE) for a, f in zip(addrs, files, strict=True)]
-                order = sorted(range(len(keys)), key=keys.__getitem__)
-            addrs, files, lines, columns = ([column[i] for i in order] for column in (addrs, files, lines, columns))
+        if all(map(operator.le, addrs, addrs[1:])):
+            return self
+        ends = list(itertools.compress(range(len(files)), map(NO_FILE.__eq__, files)))
+        starts = [0] + [e + 1 for e in ends]
+        blocks = sorted((addrs[a], a, b) for a, b in zip(starts, [*ends, len(addrs) - 1], strict=True) if a <= b)
+        order = [i for _, a, b in blocks for i in range(a, b + 1)]
+        if not all(addrs[p] <= addrs[q] for (_, _, p), (_, q, _) in itertools.pairwise(blocks)):
+            keys = [a * 2 + (f != NO_FILE) for a, f in zip(addrs, files, strict=True)]
+            order = sorted(range(len(keys)), key=keys.__getitem__)
+        return LineRows(*([column[i] for i in order] for column in (addrs, files, lines, columns)))
+
+    def deduplicated(self) -> LineRows:
+        """The rows without those repeating the file, line and column of the row before
+        them: such a row answers nothing new (what the on-disk index stores)."""
+        files, lines, columns = self.files, self.lines, self.columns
         keep = [True, *map(operator.or_, map(operator.ne, files[1:], files), map(operator.ne, lines[1:], lines))]
         keep = list(map(operator.or_, keep, [True, *map(operator.ne, columns[1:], columns)]))
         if all(keep):
-            return LineRows(addrs, files, lines, columns)
-        return LineRows(*(list(itertools.compress(column, keep)) for column in (addrs, files, lines, columns)))
+            return self
+        return LineRows(*(list(itertools.compress(column, keep)) for column in (self.addrs, files, lines, columns)))

@@ -184,7 +184,7 @@ class _UnitWriter:
         comp_dir = self.strings.add(unit.string(unit.top, A.AT_COMP_DIR) or "")
         sink.append("cus", sink.counts["fns"], sink.counts["line_addrs"], comp_dir)
         if self.table is not None:
-            rows = self.table.rows
+            rows = self.table.rows.deduplicated()
             sink.extend("line_addrs", rows.addrs)
             files = [self._path(f) if f != NO_FILE else END_OF_SEQUENCE for f in rows.files]
             sink.extend("line_rows", [v for row in zip(files, rows.lines, rows.columns, strict=True) for v in row])

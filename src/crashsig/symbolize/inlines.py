@@ -23,6 +23,7 @@ from crashsig.symbolize.unit import Attrs, Unit
 _NAMESPACE = 0x39
 _BLOCK_TAGS = frozenset({0x0B, 0x32, 0x25, A.TAG_INLINED_SUBROUTINE})  # lexical, try, catch blocks
 _KIND_OTHER, _KIND_CODE, _KIND_DESCEND = 0, 1, 2
+_CODE_ATTRS = frozenset({A.AT_LOW_PC, A.AT_HIGH_PC, A.AT_RANGES, A.AT_SIBLING})  # what function_ranges reads
 Ranges = list[tuple[int, int]]
 
 
@@ -33,6 +34,7 @@ def function_ranges(unit: Unit) -> list[tuple[int, int, int]]:
     shapes, shape_of, skip_die = unit._shapes, unit.shape, unit.skip_die  # hot loop
     sibling_at = U32.unpack_from
     kinds: dict[int, int] = {}
+    code_fields: dict[int, tuple[tuple[int, int, int, int], ...] | None] = {}
     entries: list[tuple[int, int, int]] = []
     top, _, pos = unit.read_die(unit.die_start)
     depth = 1 if top is not None and top.has_children else 0
@@ -59,10 +61,17 @@ def function_ranges(unit: Unit) -> list[tuple[int, int, int]]:
                 pos += fixed
             else:
                 pos = skip_die(pos, shape)
-        elif kind == _KIND_CODE:
-            ab, attrs, after = unit.read_die(start)
+        elif kind == _KIND_CODE:  # read only the attributes needed, where their offsets are known
+            fields = code_fields.get(code, ())
+            if fields == ():
+                fields = code_fields[code] = unit.fixed_fields(shape, _CODE_ATTRS)
+            after = -1 if fields is None else pos + shape[3] if shape[3] >= 0 else unit.skip_attrs(pos, shape)
+            if 0 <= after <= end:
+                attrs = unit.read_fixed(pos, after, fields)  # type: ignore[arg-type]
+            else:
+                _, attrs, after = unit.read_die(start)
             entries.extend((lo, hi, start) for lo, hi in unit.ranges(attrs))
-            pos = unit.after_die(ab, attrs, after)  # type: ignore[arg-type]
+            pos = unit.after_die(shape[0], attrs, after)
         else:
             pos = unit.skip_attrs(pos, shape)
             depth += 1

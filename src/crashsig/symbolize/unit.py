@@ -25,10 +25,6 @@ _SIBLING_FORMS = frozenset({0x13})  # DW_FORM_ref4: what gcc emits for DW_AT_sib
 _U32 = struct.Struct("<I")
 
 _PREFIX = 4096
-_SHAPES: dict[tuple[tuple[int, bool, tuple[tuple[int, int, int], ...]], int, int, int], Shape] = {}
-"""Shapes by abbreviation and unit layout, shared by units: every kernel unit has its own
-abbreviation table, but declares the same few hundred abbreviations as the others."""
-_MAX_SHAPES = 1 << 16
 _MAX_NAME_HOPS = 8
 
 
@@ -132,6 +128,38 @@ class Unit:
                 attrs[name], pos = self._form_value(pos, form, implicit)
         return shape[0], attrs, pos
 
+    def fixed_fields(self, shape: Shape, wanted: frozenset[int]) -> tuple[tuple[int, int, int, int], ...] | None:
+        """Where the ``wanted`` attributes of a DIE of that shape lie, for :meth:`read_fixed`.
+
+        Each is ``(attribute, form, offset, size)``: the offset counts from the first
+        attribute byte when every attribute before it has a fixed size, else (negative)
+        from the end of the attributes when every one from it on has. None when one of
+        them can be placed neither way or is not a plain integer of 1 to 8 bytes.
+        """
+        sizes = [size for _, _, size, _ in shape[5]]
+        fields = []
+        for i, (name, form, size, _) in enumerate(shape[5]):
+            if name not in wanted:
+                continue
+            if not 0 < size <= 8:
+                return None
+            if min(sizes[:i], default=0) >= 0:
+                fields.append((name, form, sum(sizes[:i]), size))
+            elif min(sizes[i:]) >= 0:
+                fields.append((name, form, -sum(sizes[i:]), size))
+            else:
+                return None
+        return tuple(fields)
+
+    def read_fixed(self, pos: int, after: int, fields: tuple[tuple[int, int, int, int], ...]) -> Attrs:
+        """The attributes :meth:`fixed_fields` placed, of the DIE whose attributes span ``[pos, after)``."""
+        buf = self.buf
+        attrs: Attrs = {}
+        for name, form, at, size in fields:
+            at += pos if at >= 0 else after
+            attrs[name] = (form, int.from_bytes(buf[at : at + size], "little"))
+        return attrs
+
     def _form_value(self, pos: int, form: int, implicit: int) -> tuple[tuple[int, object], int]:
         value, pos = self._value(pos, form, implicit)
         return (form, value), pos
@@ -174,12 +202,10 @@ class Unit:
         ab = self.abbrevs.get(code)
         if ab is None:
             raise self.dwarf.error(f"unknown abbreviation {code} in unit .debug_info+{self.offset:#x}")
-        key = (ab.key(), self.addr_size, self.offset_size, self.version)
-        shape = _SHAPES.get(key)
+        layout = (self.addr_size, self.offset_size, self.version)
+        shape = ab.shapes.get(layout)  # type: ignore[assignment]
         if shape is None:
-            if len(_SHAPES) >= _MAX_SHAPES:
-                _SHAPES.clear()
-            shape = _SHAPES[key] = self._new_shape(code, ab)
+            shape = ab.shapes[layout] = self._new_shape(code, ab)
         if code >= len(shapes):
             shapes.extend([None] * (code + 1 - len(shapes)))
         shapes[code] = shape
