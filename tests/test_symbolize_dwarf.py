@@ -101,3 +101,66 @@ def test_file_tables_decoded_in_one_pass_equal_field_by_field(
 
 def _stmt_list(unit: Unit) -> int:
     return int(unit.top[A.AT_STMT_LIST][1])  # type: ignore[call-overload]
+
+
+def test_function_ranges_at_known_offsets_equal_full_decoding(
+    program: tuple[str, int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """function_ranges reads a subprogram's low/high_pc, ranges and sibling where the
+    abbreviation places them (from the start, or from the end after an exprloc); decoding
+    every attribute must give the same functions."""
+    from crashsig.symbolize.inlines import function_ranges
+
+    cc, _, path = program
+    sym = BinarySymbolizer(path)
+    assert sym.dwarf is not None
+    units = [sym.dwarf.get_unit(offset) for offset in sym.dwarf.unit_offsets]
+    placed = [unit.fixed_fields(unit.shape(code), frozenset({A.AT_LOW_PC, A.AT_SIBLING}))
+              for unit in units for code in range(1, 64) if unit.abbrevs.get(code)
+              and unit.abbrevs.get(code).tag == A.TAG_SUBPROGRAM]  # type: ignore[union-attr]
+    if cc == "gcc":  # its DW_AT_sibling follows an exprloc DW_AT_frame_base (clang emits no siblings)
+        assert any(field[2] < 0 for fields in placed if fields for field in fields), "no offset counted from the end"
+    fast = [function_ranges(unit) for unit in units]
+    monkeypatch.setattr(Unit, "fixed_fields", lambda *args: None)
+    assert fast == [function_ranges(unit) for unit in units]
+    assert any(fast)
+
+
+def _exact_tables(units: list[Unit]) -> list[list[tuple[int, int, bool, tuple[tuple[int, int, int], ...]]]]:
+    out = []
+    for unit in units:
+        table = unit.dwarf.get_abbrevs(unit.abbrev_offset)
+        table.get(1 << 30)  # decode the whole table
+        out.append([(code, ab.tag, ab.has_children, ab.attrs) for code, ab in sorted(table._table.items())])
+    return out
+
+
+def test_abbreviations_found_by_bytes_equal_exact_decoding(
+    program: tuple[str, int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Abbreviations are found by their bytes among those decoded before; every table must
+    read as the exact decoder reads it alone."""
+    _, _, path = program
+    fast = BinarySymbolizer(path)
+    assert fast.dwarf is not None
+    found = _exact_tables([fast.dwarf.get_unit(offset) for offset in fast.dwarf.unit_offsets])
+    monkeypatch.setattr(A, "_ENTRY", __import__("re").compile(rb"(?!)"))  # never matches: decode everything
+    monkeypatch.setattr(A, "_INTERNED", {})
+    slow = BinarySymbolizer(path)
+    assert slow.dwarf is not None
+    assert found == _exact_tables([slow.dwarf.get_unit(offset) for offset in slow.dwarf.unit_offsets])
+    assert sum(len(table) for table in found) > 20
+
+
+def test_abbreviation_bytes_shared_between_tables_and_odd_encodings_decoded_exactly() -> None:
+    """Equal entries of two tables are one object; an entry whose encoding the fast
+    pattern misreads (a two-byte implicit_const form, a two-byte zero name) is decoded
+    exactly and not shared."""
+    usual = bytes([0x2E, 1, 0x03, 0x0E, 0x3A, 0x21, 0x05, 0x11, 0x01, 0, 0])
+    odd = bytes([0x34, 0, 0x3A, 0xA1, 0x00, 0x7F, 0x80, 0x00, 0x0B, 0, 0])
+    data = bytes([1]) + usual + bytes([2]) + odd + bytes([0])
+    first, second = (A.AbbrevTable(lambda size: data) for _ in range(2))
+    assert first.get(1) is second.get(1)
+    assert (first.get(1).tag, first.get(1).attrs) == (0x2E, ((0x03, 0x0E, 0), (0x3A, 0x21, 5), (0x11, 0x01, 0)))  # type: ignore[union-attr]
+    assert first.get(2).attrs == ((0x3A, 0x21, -1), (0, 0x0B, 0))  # type: ignore[union-attr]
+    assert first.get(3) is None
