@@ -35,10 +35,24 @@ def function_ranges(unit: Unit) -> list[tuple[int, int, int]]:
     sibling_at = U32.unpack_from
     kinds: dict[int, int] = {}
     code_fields: dict[int, tuple[tuple[int, int, int, int], ...] | None] = {}
+    steps: list[int | None] = [None] * 0x100
+    """How to step over a DIE by its first byte, learnt on the first visit of a one-byte
+    code: the DIE's size with the code (fixed-size, no children; > 0) or -1 - the offset
+    of its ``ref4`` sibling pointer after the code (< 0); None: not seen yet, or decoded."""
     entries: list[tuple[int, int, int]] = []
     top, _, pos = unit.read_die(unit.die_start)
     depth = 1 if top is not None and top.has_children else 0
     while depth > 0 and pos < end:
+        try:
+            while (step := steps[buf[pos]]) is not None:  # the hot loop: most top-level DIEs are types
+                if step > 0:
+                    pos += step
+                elif (target := sibling_at(buf, pos - step)[0]) > pos + 1:
+                    pos = target
+                else:
+                    break
+        except IndexError:  # stepped to the end of the unit
+            break
         start = pos
         code = buf[pos]
         pos += 1
@@ -55,6 +69,8 @@ def function_ranges(unit: Unit) -> list[tuple[int, int, int]]:
             kind = kinds[code] = _kind(shape[0])
         if kind == _KIND_OTHER:  # skip_die's two fast paths first: a sibling pointer, fixed-size attributes
             _, children, sibling, fixed, _, _ = shape
+            if code < 0x80 and (sibling >= 0 if children else fixed >= 0):
+                steps[code] = -1 - sibling if children else fixed + 1
             if children and sibling >= 0 and (target := sibling_at(buf, pos + sibling)[0]) > pos:
                 pos = target
             elif not children and fixed >= 0:

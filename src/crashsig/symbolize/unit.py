@@ -244,11 +244,16 @@ class Unit:
                 while buf[pos] & 0x80:
                     pos += 1
                 pos += 1
+            elif step == A.BLOCK_ULEB:  # exprloc, block
+                length, pos = uleb(buf, pos)
+                pos += length
             elif step == A.CSTRING:
                 pos = buf.index(0, pos) + 1
             else:
-                form = {A.BLOCK1: 0x0A, A.BLOCK2: 0x03, A.BLOCK4: 0x04, A.INDIRECT: A.FORM_INDIRECT}.get(step, 0x09)
+                form = {A.BLOCK1: 0x0A, A.BLOCK2: 0x03, A.BLOCK4: 0x04, A.INDIRECT: A.FORM_INDIRECT}[step]
                 _, pos = self._value(pos, form, 0)
+        if pos > len(buf):
+            raise IndexError(pos)
         return pos
 
     def skip_die(self, pos: int, shape: Shape) -> int:
