@@ -1,8 +1,10 @@
 """DWARF 2-5 line programs: header, file table and the row covering one address.
 
-A program is decoded once, whole, into sorted columns (:class:`LineRows`); a lookup is
-then one bisection. The on-disk index stores the same columns, less the rows that repeat
-the row before them.
+A lookup decodes the program only up to the row that answers it, and later lookups go on
+from there; the whole program, ordered by address (:class:`LineRows`), serves the on-disk
+index (less the rows that repeat the row before them) and addresses that no sequence
+decoded so far covers. Both answer every address alike, malformed programs included
+(``tests/test_symbolize_lines.py``).
 """
 
 from __future__ import annotations
@@ -215,7 +217,23 @@ class LineTable:
         return self.unit.dwarf.form_string(self.unit, form, value) or ""
 
     def find(self, address: int) -> Row | None:
-        """The row covering ``address``: the last row at or below it, unless that ends a sequence."""
+        """The row covering ``address`` (see :class:`LineRows`), or None.
+
+        The program is decoded only as far as the answer needs: up to the first row above
+        the address in the first sequence that covers it (most lookups of a unit are
+        answered before the end of its program). Whole programs are decoded for
+        :attr:`rows` and for addresses no sequence decoded so far covers.
+        """
+        if "rows" not in self.__dict__:
+            decoder = self._decoder
+            index = decoder.answer(address)
+            if index is None and not decoder.done:
+                try:
+                    index = len(decoder.addrs) - 2 if decoder.run(address) else None
+                except IndexError as exc:
+                    raise self.unit.dwarf.error("truncated line program") from exc
+            if index is not None:
+                return decoder.files[index], decoder.lines[index], decoder.columns[index]
         rows = self.rows
         pos = bisect.bisect_right(rows.addrs, address) - 1
         if pos < 0 or rows.files[pos] == NO_FILE:
@@ -223,35 +241,85 @@ class LineTable:
         return rows.files[pos], rows.lines[pos], rows.columns[pos]
 
     @cached_property
+    def _decoder(self) -> _Decoder:
+        return _Decoder(self)
+
+    @cached_property
     def rows(self) -> LineRows:
-        """Every row of the program, sorted by address (decoded once)."""
+        """Every row of the program, ordered by address (decoded once)."""
+        decoder = self._decoder
         try:
-            rows = self._decode()
+            decoder.run(_NEVER)
         except IndexError as exc:
             raise self.unit.dwarf.error("truncated line program") from exc
-        return rows.sorted()
+        return LineRows(decoder.addrs, decoder.files, decoder.lines, decoder.columns).sorted()
 
-    def _decode(self) -> LineRows:  # one state machine, kept whole for speed
-        """Run the state machine; an end of sequence becomes a row with file ``NO_FILE``.
 
-        Of consecutive rows at one address (gcc's location views emit several), only the
-        last is kept: a lookup answers with the last row at or below its address, so the
-        others could never answer. Opcodes are tested in the order of their frequency in
-        gcc's output (copy, set_column, special, negate_stmt, advance_line, set_file).
+_NEVER = float("inf")
+"""A stop address above every address: decode to the end."""
+
+
+class _Decoder:
+    """The line program's state machine, run on demand and resumed where it stopped.
+
+    Rows are kept in program order as columns; an end of sequence is a row with file
+    ``NO_FILE``. Of consecutive rows at one address (gcc's location views emit several),
+    only the last is kept: a lookup answers with the row before the first row above its
+    address, so the others could never answer.
+    """
+
+    def __init__(self, table: LineTable) -> None:
+        self.table = table
+        self.pos = table.program_start
+        self.state = (0, 1, 1, 0, -1)
+        """Registers between runs: address, file, line, column, address of the sequence's last row (-1: none)."""
+        self.addrs: list[int] = []
+        self.files: list[int] = []
+        self.lines: list[int] = []
+        self.columns: list[int] = []
+        self.sequences: list[tuple[int, int]] = []
+        """(first row, end row) of every ended sequence, in program order."""
+        self.current = -1
+        """First row of the sequence being decoded (-1: none yet)."""
+        self.done = False
+        self._maxes: dict[int, list[int]] = {}
+
+    def answer(self, address: int) -> int | None:
+        """The row answering ``address`` among those decoded: the row before the first row
+        above it, in the first sequence (in program order) that starts at or below it and
+        has such a row. None if no decoded sequence covers it."""
+        addrs = self.addrs
+        spans = [*self.sequences, (self.current, len(addrs) - 1)] if self.current >= 0 else self.sequences
+        for first, last in spans:
+            if addrs[first] > address:
+                continue
+            maxes = self._maxes.get(first)  # "above" is above every row before, too
+            if maxes is None:
+                maxes = list(itertools.accumulate(addrs[first : last + 1], max))
+                if first != self.current:  # an ended sequence: final
+                    self._maxes[first] = maxes
+            above = bisect.bisect_right(maxes, address)
+            if above < len(maxes):
+                return first + above - 1
+        return None
+
+    def run(self, stop: float) -> bool:  # one state machine, kept whole for speed
+        """Decode on until the sequence being decoded, if it starts at or below ``stop``,
+        reaches a row above it (then True: that row is the last decoded) or to the end of
+        the program (False). Opcodes are tested in the order of their frequency in gcc's
+        output (copy, set_column, special, negate_stmt, advance_line, set_file).
         """
-        buf, end = self.buf, len(self.buf)
-        opcode_base, std_lengths, min_inst = self.opcode_base, self.std_lengths, self.min_inst
-        addr_step = [(op - opcode_base) // self.line_range * min_inst for op in range(256)]
-        line_step = [self.line_base + (op - opcode_base) % self.line_range for op in range(256)]
+        table = self.table
+        buf, end = table.buf, len(table.buf)
+        opcode_base, std_lengths, min_inst = table.opcode_base, table.std_lengths, table.min_inst
+        addr_step = [(op - opcode_base) // table.line_range * min_inst for op in range(256)]
+        line_step = [table.line_base + (op - opcode_base) % table.line_range for op in range(256)]
         const_add = addr_step[255]
-        addrs: list[int] = []
-        files: list[int] = []
-        lines: list[int] = []
-        columns: list[int] = []
+        addrs, files, lines, columns, sequences = self.addrs, self.files, self.lines, self.columns, self.sequences
         add_addr, add_file, add_line, add_column = addrs.append, files.append, lines.append, columns.append
-        pos = self.program_start
-        addr, file, line, column = 0, 1, 1, 0
-        last = -1  # address of the sequence's last row so far (-1: none yet)
+        pos, current = self.pos, self.current
+        addr, file, line, column, last = self.state
+        limit = stop if current >= 0 and addrs[current] <= stop else _NEVER
         while pos < end:
             op = buf[pos]
             pos += 1
@@ -321,10 +389,22 @@ class LineTable:
                 add_file(file)
                 add_line(line)
                 add_column(column)
+                if last < 0:  # the sequence's first row
+                    current = len(addrs) - 1
+                    limit = stop if addr <= stop else _NEVER
+                elif addr > limit and file != NO_FILE:
+                    self.pos, self.current, self.state = pos, current, (addr, file, line, column, addr)
+                    return True
                 last = addr
             if file == NO_FILE:
-                addr, file, line, column, last = 0, 1, 1, 0, -1
-        return LineRows(addrs, files, lines, columns)
+                sequences.append((current, len(addrs) - 1))
+                addr, file, line, column, last, current = 0, 1, 1, 0, -1, -1
+                if addrs[-1] > limit:  # the sequence ended above the stop: the row before its end answers
+                    self.pos, self.current, self.state = pos, current, (addr, file, line, column, last)
+                    return True
+        self.pos, self.current, self.state = pos, current, (addr, file, line, column, last)
+        self.done = True
+        return False
 
 
 NO_FILE = 0xFFFFFFFF
@@ -341,23 +421,58 @@ class LineRows:
         self.columns = columns
 
     def sorted(self) -> LineRows:
-        """Rows ordered by address.
+        """The rows (in program order) ordered by address, answering as the program does.
 
-        Whole sequences are sorted by their first address; sequences that still overlap
-        after that (not seen from gcc or clang) fall back to a stable sort of every row,
-        ends of sequence before rows at the same address.
+        An address is answered by the first sequence in program order that starts at or
+        below it and has a row above it, with the row before that row (what
+        :meth:`LineTable.find` computes before the whole program is decoded). Rows that
+        ascend already do that as they are (every compiler's output). Otherwise each
+        sequence becomes blocks: the stretches of ``[its first row, its end)`` that no
+        earlier sequence covers, with addresses raised to the running maximum (an address
+        that drops does not reopen what the sequence has passed); blocks are then ordered.
         """
         addrs, files, lines, columns = self.addrs, self.files, self.lines, self.columns
         if all(map(operator.le, addrs, addrs[1:])):
             return self
         ends = list(itertools.compress(range(len(files)), map(NO_FILE.__eq__, files)))
-        starts = [0] + [e + 1 for e in ends]
-        blocks = sorted((addrs[a], a, b) for a, b in zip(starts, [*ends, len(addrs) - 1], strict=True) if a <= b)
-        order = [i for _, a, b in blocks for i in range(a, b + 1)]
-        if not all(addrs[p] <= addrs[q] for (_, _, p), (_, q, _) in itertools.pairwise(blocks)):
-            keys = [a * 2 + (f != NO_FILE) for a, f in zip(addrs, files, strict=True)]
-            order = sorted(range(len(keys)), key=keys.__getitem__)
-        return LineRows(*([column[i] for i in order] for column in (addrs, files, lines, columns)))
+        covered: list[tuple[float, float]] = []
+        blocks: list[tuple[float, LineRows]] = []
+        for first, last in zip([0, *(end + 1 for end in ends)], [*ends, len(addrs) - 1], strict=True):
+            if first > last:
+                continue
+            maxes = list(itertools.accumulate(addrs[first : last + 1], max))
+            start, stop = maxes[0], maxes[-1] if files[last] == NO_FILE else _NEVER
+            for low, high in _uncovered(covered, start, stop):
+                if (low, high) == (start, stop) and maxes == addrs[first : last + 1]:  # as decoded
+                    block = LineRows(*(column[first : last + 1] for column in (addrs, files, lines, columns)))
+                else:
+                    block = self._stretch(first, maxes, int(low), high)
+                blocks.append((low, block))
+            _cover(covered, start, stop)
+        blocks.sort(key=operator.itemgetter(0))
+        return LineRows(*([value for _, block in blocks for value in column(block)] for column in _COLUMNS))
+
+    def _stretch(self, first: int, maxes: list[int], low: int, high: float) -> LineRows:
+        """Rows answering ``[low, high)`` for the sequence from row ``first`` (see :meth:`sorted`)."""
+        at = bisect.bisect_right(maxes, low) - 1
+        out = LineRows([low], [self.files[first + at]], [self.lines[first + at]], [self.columns[first + at]])
+        for offset in range(at + 1, len(maxes)):
+            address, row = maxes[offset], first + offset
+            if address >= high:
+                break
+            if address == out.addrs[-1]:
+                out.files[-1], out.lines[-1], out.columns[-1] = self.files[row], self.lines[row], self.columns[row]
+            else:
+                out.addrs.append(address)
+                out.files.append(self.files[row])
+                out.lines.append(self.lines[row])
+                out.columns.append(self.columns[row])
+        if high != _NEVER:
+            out.addrs.append(int(high))
+            out.files.append(NO_FILE)
+            out.lines.append(0)
+            out.columns.append(0)
+        return out
 
     def deduplicated(self) -> LineRows:
         """The rows without those repeating the file, line and column of the row before
@@ -368,3 +483,43 @@ class LineRows:
         if all(keep):
             return self
         return LineRows(*(list(itertools.compress(column, keep)) for column in (self.addrs, files, lines, columns)))
+
+
+_COLUMNS = (
+    operator.attrgetter("addrs"),
+    operator.attrgetter("files"),
+    operator.attrgetter("lines"),
+    operator.attrgetter("columns"),
+)
+
+
+def _uncovered(covered: list[tuple[float, float]], start: float, stop: float) -> list[tuple[float, float]]:
+    """The parts of ``[start, stop)`` outside the sorted, disjoint intervals ``covered``."""
+    gaps = []
+    cursor = start
+    for low, high in itertools.islice(covered, max(bisect.bisect_left(covered, (start,)) - 1, 0), None):
+        if low >= stop:
+            break
+        if low > cursor:
+            gaps.append((cursor, low))
+        cursor = max(cursor, high)
+        if cursor >= stop:
+            return gaps
+    if cursor < stop:
+        gaps.append((cursor, stop))
+    return gaps
+
+
+def _cover(covered: list[tuple[float, float]], start: float, stop: float) -> None:
+    """Add ``[start, stop)`` to the sorted, disjoint intervals ``covered``."""
+    if start >= stop:
+        return
+    at = bisect.bisect_left(covered, (start,))
+    if at > 0 and covered[at - 1][1] >= start:
+        at -= 1
+        start = covered[at][0]
+    after = at
+    while after < len(covered) and covered[after][0] <= stop:
+        stop = max(stop, covered[after][1])
+        after += 1
+    covered[at:after] = [(start, stop)]
