@@ -36,11 +36,12 @@ _NEARBY_QUERIES = 8
 """How many lookups search near their address before the table is sorted once instead."""
 
 
-def _entries_in_window(column: bytes, window: int) -> Iterator[int]:
-    """Indices of the 8-byte little-endian numbers in ``column`` whose bits 16-63 equal ``window``."""
-    for match in re.finditer(re.escape(window.to_bytes(6, "little")), column):
-        if match.start() % 8 == 2:
-            yield match.start() // 8
+def _entries_in_window(table: bytes, window: int) -> Iterator[int]:
+    """Indices of the ELF64 little-endian symbols in ``table`` whose ``st_value`` has bits
+    16-63 equal to ``window``."""
+    for match in re.finditer(re.escape(window.to_bytes(6, "little")), table):
+        if match.start() % 24 == 10:  # st_value is at byte 8 of a 24-byte entry
+            yield match.start() // 24
 
 
 def _all_of(*masks: bytes) -> bytes:
@@ -90,6 +91,8 @@ class SymbolTable:
         self._shndx_bytes: tuple[bytes, bytes] | None = None
         """Low and high bytes of each ``st_shndx``, when the fast path read them."""
         self._nearby_queries = 0
+        self._table: bytes | None = None
+        """The raw table, when the fast path read it."""
         if sec is None or not self.present:
             return
         if not 0 < sec.link < len(image.sections):
@@ -110,6 +113,7 @@ class SymbolTable:
             self._sizes = view.cast("Q")[2::3]
             self._named = _any_of(data[0::24], data[1::24], data[2::24], data[3::24])
             self._shndx_bytes = (data[6::24], data[7::24])
+            self._table = data
             return
         order = "<" if self.image.little_endian else ">"
         if is64:
@@ -229,17 +233,16 @@ class SymbolTable:
 
     def _nearby(self, address: int) -> tuple[bool, Symbol | None]:
         """:meth:`find_by_address` from the text symbols in the 64 KiB windows of addresses
-        at and below ``address`` (at most :data:`_NEARBY_WINDOWS`), found with
-        ``bytes.find`` on the value column; ``(False, None)`` when they do not settle it.
+        at and below ``address`` (at most :data:`_NEARBY_WINDOWS`), found with a byte
+        search of the raw table; ``(False, None)`` when they do not settle it.
         """
-        column = self._value_bytes
-        if column is None or not 0 <= address < 1 << 64:
+        if self._table is None or self.image.is_relocatable or not 0 <= address < 1 << 64:
             return False, None
         at: list[int] = []  # text symbols at the highest address <= address seen so far
         start, above = -1, False
         first = address >> 16
         for window in range(first, max(first - _NEARBY_WINDOWS, -1), -1):
-            for index in _entries_in_window(column, window):
+            for index in _entries_in_window(self._table, window):
                 if not self._text_mask[index]:
                     continue
                 value = self._values[index]
@@ -254,22 +257,18 @@ class SymbolTable:
         if not at:
             return False, None
         sym = self._symbol(max(at, key=self._rank))
-        above = above or self._highest_text_address > address
-        if not above and address >= sym.address + max(sym.elf_size, 1):
+        if not above and address >= sym.address + max(sym.elf_size, 1) and not self._text_above(first):
             return True, None  # past the end of the last text symbol
         return True, sym
 
-    @cached_property
-    def _value_bytes(self) -> bytes | None:
-        """``st_value`` of every entry as contiguous little-endian 8-byte numbers (None
-        unless the table was read on the fast path and addresses are plain values)."""
-        if not isinstance(self._values, memoryview) or self.image.is_relocatable:
-            return None
-        return self._values.tobytes()
-
-    @cached_property
-    def _highest_text_address(self) -> int:
-        return max(itertools.compress(self._values, self._text_mask), default=-1)
+    def _text_above(self, window: int) -> bool:
+        """Whether a text symbol lies in a 64 KiB window above ``window`` (the nearest
+        :data:`_NEARBY_WINDOWS` are searched first)."""
+        assert self._table is not None
+        for above in range(window + 1, min(window + 1 + _NEARBY_WINDOWS, 1 << 48)):
+            if any(self._text_mask[index] for index in _entries_in_window(self._table, above)):
+                return True
+        return max(itertools.compress(self._values, self._text_mask), default=-1) >> 16 > window
 
     def _best_at(self, pos: int) -> Symbol:
         """The symbol :meth:`find_by_address` names for the address of sorted entry ``pos``."""
