@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -134,13 +135,18 @@ class Abbrev:
         """What :meth:`crashsig.symbolize.unit.Unit.shape` derived, by (address size, offset size, version)."""
 
 
-_ENTRY = re.compile(
-    rb"[\x80-\xff]*[\x00-\x7f][\x00-\xff]"  # tag, has-children byte
-    rb"(?:(?!\x00\x00)[\x80-\xff]*[\x00-\x7f](?:\x21[\x80-\xff]*[\x00-\x7f]|[\x80-\xff]*[\x00-\x7f]))*"  # specs
-    rb"\x00\x00"
-)
-"""Where an abbreviation's encoding (after its code) ends, for the usual encodings; what
-it finds is checked against the exact decoder before it is trusted (see ``_interned``)."""
+@functools.cache
+def _entry_pattern() -> re.Pattern[bytes]:
+    """Where an abbreviation's encoding (after its code) ends, for the usual encodings;
+    what it finds is checked against the exact decoder before it is trusted. Compiled on
+    first use: lookups in an on-disk index decode no abbreviations."""
+    return re.compile(
+        rb"[\x80-\xff]*[\x00-\x7f][\x00-\xff]"  # tag, has-children byte
+        rb"(?:(?!\x00\x00)[\x80-\xff]*[\x00-\x7f](?:\x21[\x80-\xff]*[\x00-\x7f]|[\x80-\xff]*[\x00-\x7f]))*"  # specs
+        rb"\x00\x00"
+    )
+
+
 _INTERNED: dict[bytes, Abbrev] = {}
 _MAX_INTERNED = 1 << 16
 
@@ -161,6 +167,7 @@ class AbbrevTable:
         self._pos = 0
         self._table: dict[int, Abbrev] = {}
         self._done = False
+        self._entry = _entry_pattern()
 
     def get(self, code: int) -> Abbrev | None:
         """The abbreviation for ``code``, or None if the table has none."""
@@ -186,7 +193,7 @@ class AbbrevTable:
         if code == 0:
             self._done = True
             return
-        match = _ENTRY.match(data, pos)
+        match = self._entry.match(data, pos)
         found = _INTERNED.get(data[pos : match.end()]) if match else None
         if found is None:
             found, end = _decode_entry(data, pos)
