@@ -283,6 +283,7 @@ class _Decoder:
         """First row of the sequence being decoded (-1: none yet)."""
         self.done = False
         self._maxes: dict[int, list[int]] = {}
+        """Running maximum of the row addresses of each sequence (by first row), as far as computed."""
 
     def answer(self, address: int) -> int | None:
         """The row answering ``address`` among those decoded: the row before the first row
@@ -293,11 +294,13 @@ class _Decoder:
         for first, last in spans:
             if addrs[first] > address:
                 continue
-            maxes = self._maxes.get(first)  # "above" is above every row before, too
-            if maxes is None:
-                maxes = list(itertools.accumulate(addrs[first : last + 1], max))
-                if first != self.current:  # an ended sequence: final
-                    self._maxes[first] = maxes
+            maxes = self._maxes.setdefault(first, [])  # "above" is above every row before, too
+            if len(maxes) <= last - first:  # rows were added since (a row's address never changes)
+                running = itertools.accumulate(
+                    addrs[first + len(maxes) : last + 1], max, initial=maxes[-1] if maxes else 0
+                )
+                next(running)  # the initial value
+                maxes.extend(running)
             above = bisect.bisect_right(maxes, address)
             if above < len(maxes):
                 return first + above - 1
