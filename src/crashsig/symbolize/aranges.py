@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 import struct
 from collections.abc import Sequence
 
@@ -19,11 +20,10 @@ class RangeIndex:
     """Sorted address ranges, each mapped to an integer (a unit or DIE offset)."""
 
     def __init__(self, entries: list[tuple[int, int, int]]) -> None:
-        entries = sorted_ranges(entries)
-        self.starts = [e[0] for e in entries]
-        self.ends = [e[1] for e in entries]
-        self.values = [e[2] for e in entries]
-        self._maxend = list(itertools.accumulate(self.ends, max))
+        columns = list(zip(*sorted_ranges(entries))) or [(), (), ()]
+        self.starts, self.ends, self.values = (list(column) for column in columns)
+        ascending = all(map(operator.le, self.ends, self.ends[1:]))  # then each end is the running maximum
+        self._maxend = self.ends if ascending else list(itertools.accumulate(self.ends, max))
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -55,28 +55,35 @@ def find_range(
     return None
 
 
+_SET_HEAD = struct.Struct("<IHIBB")
+"""unit_length, version, debug_info_offset, address_size, segment_selector_size (32-bit DWARF)."""
+_PAIRS = {8: struct.Struct("<QQ"), 4: struct.Struct("<II")}
+
+
 def parse_aranges(data: bytes, path: str) -> list[tuple[int, int, int]]:
     """Decode ``.debug_aranges``: (start, end, unit offset) for every listed range."""
     out: list[tuple[int, int, int]] = []
+    add = out.append
     pos = 0
     try:
         while pos + 4 <= len(data):
-            length, offset_size, body = initial_length(data, pos)
+            length, _, unit, addr_size, seg_size = _SET_HEAD.unpack_from(data, pos)
+            body, offset_size = pos + 4, 4
+            if length >= 0xFFFFFFF0:  # 64-bit DWARF
+                length, offset_size, body = initial_length(data, pos)
+                unit = unsigned(data, body + 2, offset_size)
+                addr_size, seg_size = data[body + 2 + offset_size], data[body + 3 + offset_size]
             end = body + length
             if length == 0 or end > len(data):
                 raise DwarfError(f"{path}: .debug_aranges set at {pos:#x} runs past the section")
-            unit = unsigned(data, body + 2, offset_size)
-            addr_size, seg_size = data[body + 2 + offset_size], data[body + 3 + offset_size]
-            if addr_size not in (4, 8) or seg_size:
+            if addr_size not in _PAIRS or seg_size:
                 raise DwarfError(f"{path}: .debug_aranges set at {pos:#x} has address size {addr_size}")
             tuples = body + 4 + offset_size
             tuples += -(tuples - pos) % (2 * addr_size)
-            fmt = "<" + ("QQ" if addr_size == 8 else "II")
-            usable = tuples + (end - tuples) // (2 * addr_size) * (2 * addr_size)
-            for start, size in struct.iter_unpack(fmt, data[tuples:usable]):
+            for start, size in _PAIRS[addr_size].iter_unpack(data[tuples : end - (end - tuples) % (2 * addr_size)]):
                 if start == 0 and size == 0:
                     break
-                out.append((start, start + size, unit))
+                add((start, start + size, unit))
             pos = end
     except (IndexError, struct.error) as exc:
         raise DwarfError(f"{path}: truncated .debug_aranges at {pos:#x}") from exc
