@@ -9,7 +9,6 @@ part (``crashsig symbolize`` with an index) does not pay for loading the others.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 
@@ -43,12 +42,19 @@ _LAZY = {
 }
 
 
+def _import_module(name: str) -> types.ModuleType:
+    """``importlib.import_module`` for an absolute name, without importing ``importlib``
+    and ``warnings`` (0.35 ms of a 20 ms ``crashsig symbolize`` process)."""
+    __import__(name)
+    return sys.modules[name]
+
+
 def __getattr__(name: str) -> object:
     """Import a public name's module when the name is first used."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'crashsig' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_import_module(module), name)
     globals()[name] = value
     return value
 

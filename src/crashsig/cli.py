@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
+from crashsig import _import_module
 from crashsig.errors import CrashsigError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms of a crashsig symbolize run)
@@ -101,7 +101,7 @@ def _command_module(command: str) -> ModuleType | None:
         return None
     name = f"crashsig.commands.{stem}_cmd"
     try:
-        return importlib.import_module(name)
+        return _import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name != name:
             raise
