@@ -101,7 +101,7 @@ def test_no_cache_reads_the_file(program: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "cache").exists()
 
 
-SLOW_IMPORTS = {"typing", "shutil", "zlib", "json", "logging", "pathlib", "attrs", "importlib", "warnings"}
+SLOW_IMPORTS = {"typing", "shutil", "zlib", "json", "logging", "pathlib", "attrs", "importlib"}
 DWARF_DECODERS = {"crashsig.symbolize.unit", "crashsig.symbolize.binary", "crashsig.symbolize.dwarf_lines"}
 
 
