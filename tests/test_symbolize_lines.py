@@ -9,7 +9,9 @@ address either way, whatever order the addresses are looked up in.
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 from types import SimpleNamespace
 
 import pytest
@@ -124,3 +126,20 @@ def test_out_of_order_sequences_answer_with_the_last_row_at_or_below() -> None:
     expected = {0x0FFF: None, 0x1000: (1, 1, 0), 0x1002: (1, 1, 0), 0x1003: None, 0x1FFF: None,
                 0x2000: (1, 1, 0), 0x2003: (1, 2, 0), 0x200A: (1, 2, 0), 0x200B: None}
     assert {address: table.find(address) for address in expected} == expected
+
+
+def test_a_table_part_decoded_is_freed_by_reference_counting() -> None:
+    """No reference cycle through the decoder: a symbolizer drops line tables from its
+    cache as it moves on, and each holds its unit's bytes (a cycle kept hundreds of them
+    alive until the cycle collector ran: 104 MB instead of 52 for 2000 random addresses)."""
+    special = OPCODE_BASE + 3 * LINE_RANGE + 6
+    table = _table(_set_address(0x1000) + bytes([1, special, special, 0, 1, 1]))
+    assert table.find(0x1001) == (1, 1, 0)
+    assert not table._decoder.done  # stopped early, decoder state kept
+    gone = weakref.ref(table)
+    gc.disable()
+    try:
+        del table
+        assert gone() is None
+    finally:
+        gc.enable()

@@ -229,7 +229,7 @@ class LineTable:
             index = decoder.answer(address)
             if index is None and not decoder.done:
                 try:
-                    index = len(decoder.addrs) - 2 if decoder.run(address) else None
+                    index = len(decoder.addrs) - 2 if decoder.run(self, address) else None
                 except IndexError as exc:
                     raise self.unit.dwarf.error("truncated line program") from exc
             if index is not None:
@@ -242,16 +242,17 @@ class LineTable:
 
     @cached_property
     def _decoder(self) -> _Decoder:
-        return _Decoder(self)
+        return _Decoder(self.program_start)
 
     @cached_property
     def rows(self) -> LineRows:
         """Every row of the program, ordered by address (decoded once)."""
         decoder = self._decoder
         try:
-            decoder.run(_NEVER)
+            decoder.run(self, _NEVER)
         except IndexError as exc:
             raise self.unit.dwarf.error("truncated line program") from exc
+        del self._decoder  # lookups bisect the rows from now on
         return LineRows(decoder.addrs, decoder.files, decoder.lines, decoder.columns).sorted()
 
 
@@ -268,9 +269,8 @@ class _Decoder:
     address, so the others could never answer.
     """
 
-    def __init__(self, table: LineTable) -> None:
-        self.table = table
-        self.pos = table.program_start
+    def __init__(self, program_start: int) -> None:
+        self.pos = program_start
         self.state = (0, 1, 1, 0, -1)
         """Registers between runs: address, file, line, column, address of the sequence's last row (-1: none)."""
         self.addrs: list[int] = []
@@ -306,13 +306,12 @@ class _Decoder:
                 return first + above - 1
         return None
 
-    def run(self, stop: float) -> bool:  # one state machine, kept whole for speed
+    def run(self, table: LineTable, stop: float) -> bool:  # one state machine, kept whole for speed
         """Decode on until the sequence being decoded, if it starts at or below ``stop``,
         reaches a row above it (then True: that row is the last decoded) or to the end of
         the program (False). Opcodes are tested in the order of their frequency in gcc's
         output (copy, set_column, special, negate_stmt, advance_line, set_file).
         """
-        table = self.table
         buf, end = table.buf, len(table.buf)
         opcode_base, std_lengths, min_inst = table.opcode_base, table.std_lengths, table.min_inst
         addr_step = [(op - opcode_base) // table.line_range * min_inst for op in range(256)]
