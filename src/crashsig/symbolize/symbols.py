@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 
 from crashsig.errors import ElfError
-from crashsig.symbolize.elf import SHF_ALLOC, SHF_EXECINSTR, ElfImage
+from crashsig.symbolize.elf import SHF_ALLOC, SHF_EXECINSTR, Blob, ElfImage
 
 _STT_NOTYPE, _STT_FUNC = 0, 2
 # st_info bytes whose type (low nibble) is NOTYPE or FUNC, any binding.
@@ -28,20 +28,14 @@ _NONZERO = bytes([0] + [1] * 255)
 _IS_ZERO = bytes([1] + [0] * 255)
 
 
+_COLUMNS = frozenset({"_names", "_info", "_shndx", "_values", "_sizes", "_named", "_shndx_bytes"})
+_ENTRY64 = struct.Struct("<IBBHQQ")
 _NEARBY_WINDOWS = 16
 """How many 64 KiB windows of addresses :meth:`SymbolTable._nearby` searches downwards."""
 
 
 _NEARBY_QUERIES = 8
 """How many lookups search near their address before the table is sorted once instead."""
-
-
-def _entries_in_window(table: bytes, window: int) -> Iterator[int]:
-    """Indices of the ELF64 little-endian symbols in ``table`` whose ``st_value`` has bits
-    16-63 equal to ``window``."""
-    for match in re.finditer(re.escape(window.to_bytes(6, "little")), table):
-        if match.start() % 24 == 10:  # st_value is at byte 8 of a 24-byte entry
-            yield match.start() // 24
 
 
 def _all_of(*masks: bytes) -> bytes:
@@ -75,32 +69,50 @@ class Symbol:
 
 
 class SymbolTable:
-    """Text symbols of one image (``.symtab``, else ``.dynsym``)."""
+    """Text symbols of one image (``.symtab``, else ``.dynsym``).
+
+    The table's columns are read on first use of one of them (:meth:`__getattr__`); the
+    first lookups by address search the mapped table near the address instead
+    (:meth:`_nearby`), so a process that needs one symbol for an assembly frame does not
+    read a vmlinux's 120 000 entries.
+    """
+
+    _names: Sequence[int]
+    _info: bytes
+    _shndx: Sequence[int]
+    _values: Sequence[int]
+    _sizes: Sequence[int]
+    _named: bytes
+    """1 per entry that has a name, else 0."""
+    _shndx_bytes: tuple[bytes, bytes] | None
+    """Low and high bytes of each ``st_shndx``, when the fast path read them."""
 
     def __init__(self, image: ElfImage) -> None:
         self.image = image
         sec = image.section_by_name.get(".symtab") or image.section_by_name.get(".dynsym")
         self.present = sec is not None and sec.size > 0
-        self._names: Sequence[int] = []
-        self._info = b""
-        self._shndx: Sequence[int] = []
-        self._values: Sequence[int] = []
-        self._sizes: Sequence[int] = []
-        self._named = b""
-        """1 per entry that has a name, else 0."""
-        self._shndx_bytes: tuple[bytes, bytes] | None = None
-        """Low and high bytes of each ``st_shndx``, when the fast path read them."""
         self._nearby_queries = 0
-        self._table: bytes | None = None
-        """The raw table, when the fast path read it."""
+        self._blob: Blob | None = None
         if sec is None or not self.present:
             return
         if not 0 < sec.link < len(image.sections):
             raise ElfError(f"{image.path}: symbol table has no string table (sh_link {sec.link})")
         self._strtab = image.blob_of(image.sections[sec.link])
-        self._read_columns(image.blob_of(sec).tail(0))
+        self._blob = image.blob_of(sec)
 
-    def _read_columns(self, data: bytes) -> None:
+    def __getattr__(self, name: str) -> object:
+        """Read the columns when one of them is first used."""
+        if name not in _COLUMNS:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self._read_columns()
+        return self.__dict__[name]
+
+    def _read_columns(self) -> None:
+        self._names, self._info, self._shndx, self._values, self._sizes = [], b"", [], [], []
+        self._named, self._shndx_bytes = b"", None
+        if self._blob is None:
+            return
+        data = self._blob.tail(0)
         is64 = self.image.elfclass == 64
         entsize = 24 if is64 else 16
         data = data[: len(data) - len(data) % entsize]
@@ -113,7 +125,6 @@ class SymbolTable:
             self._sizes = view.cast("Q")[2::3]
             self._named = _any_of(data[0::24], data[1::24], data[2::24], data[3::24])
             self._shndx_bytes = (data[6::24], data[7::24])
-            self._table = data
             return
         order = "<" if self.image.little_endian else ">"
         if is64:
@@ -150,14 +161,20 @@ class SymbolTable:
 
     def _in_code(self) -> bytes:
         """1 per entry whose section is allocated and executable, else 0."""
-        code = bytearray(65536)
-        for sec in self.image.sections:
-            if sec.flags & SHF_EXECINSTR and sec.flags & SHF_ALLOC:
-                code[sec.index] = 1
+        code = self._code_sections
         if self._shndx_bytes is not None and len(self.image.sections) <= 256:
             low, high = self._shndx_bytes
             return _all_of(low.translate(code[:256]), high.translate(_IS_ZERO))
         return bytes(map(code.__getitem__, self._shndx))
+
+    @cached_property
+    def _code_sections(self) -> bytes:
+        """1 per section index (of 65536) whose section is allocated and executable."""
+        code = bytearray(65536)
+        for sec in self.image.sections:
+            if sec.flags & SHF_EXECINSTR and sec.flags & SHF_ALLOC:
+                code[sec.index] = 1
+        return bytes(code)
 
     def _address(self, index: int) -> int:
         return (
@@ -233,40 +250,58 @@ class SymbolTable:
 
     def _nearby(self, address: int) -> tuple[bool, Symbol | None]:
         """:meth:`find_by_address` from the text symbols in the 64 KiB windows of addresses
-        at and below ``address`` (at most :data:`_NEARBY_WINDOWS`), found with a byte
-        search of the raw table; ``(False, None)`` when they do not settle it.
+        at and below ``address`` (at most :data:`_NEARBY_WINDOWS`), found by a byte search
+        of the mapped table; ``(False, None)`` when they do not settle it.
         """
-        if self._table is None or self.image.is_relocatable or not 0 <= address < 1 << 64:
+        if self._window_search is None or not 0 <= address < 1 << 64:
             return False, None
-        at: list[int] = []  # text symbols at the highest address <= address seen so far
+        at: list[tuple[int, int, int, int]] = []  # (index, info, name, size) of the text symbols at `start`
         start, above = -1, False
         first = address >> 16
         for window in range(first, max(first - _NEARBY_WINDOWS, -1), -1):
-            for index in _entries_in_window(self._table, window):
-                if not self._text_mask[index]:
-                    continue
-                value = self._values[index]
+            for index, name, info, value, size in self._text_in_window(window):
                 if value > address:
                     above = True
                 elif value > start:
-                    start, at = value, [index]
+                    start, at = value, [(index, info, name, size)]
                 elif value == start:
-                    at.append(index)
+                    at.append((index, info, name, size))
             if at:
                 break
         if not at:
             return False, None
-        sym = self._symbol(max(at, key=self._rank))
+        _, _, name, size = max(at, key=lambda entry: _rank(entry[1], entry[0]))
+        sym = Symbol(self._strtab.cstring(name), start, size)
         if not above and address >= sym.address + max(sym.elf_size, 1) and not self._text_above(first):
             return True, None  # past the end of the last text symbol
         return True, sym
 
+    @cached_property
+    def _window_search(self) -> Blob | None:
+        """The table to search for :meth:`_nearby`: ELF64 little-endian, not relocatable."""
+        if self._blob is None or self.image.is_relocatable or self.image.elfclass != 64 or not self.image.little_endian:
+            return None
+        return self._blob
+
+    def _text_in_window(self, window: int) -> Iterator[tuple[int, int, int, int, int]]:
+        """(index, st_name, st_info, st_value, st_size) of the text symbols whose
+        ``st_value`` has bits 16-63 equal to ``window``."""
+        blob = self._window_search
+        assert blob is not None
+        code = self._code_sections
+        end = blob.start + blob.size - blob.size % 24
+        for match in re.compile(re.escape(window.to_bytes(6, "little"))).finditer(blob.buf, blob.start, end):
+            offset = match.start() - 10  # st_value is at byte 8 of a 24-byte entry
+            if (offset - blob.start) % 24 == 0 and offset + 24 <= end:
+                name, info, _, shndx, value, size = _ENTRY64.unpack_from(blob.buf, offset)
+                if name and _TEXT_TYPE[info] and code[shndx]:
+                    yield (offset - blob.start) // 24, name, info, value, size
+
     def _text_above(self, window: int) -> bool:
         """Whether a text symbol lies in a 64 KiB window above ``window`` (the nearest
         :data:`_NEARBY_WINDOWS` are searched first)."""
-        assert self._table is not None
         for above in range(window + 1, min(window + 1 + _NEARBY_WINDOWS, 1 << 48)):
-            if any(self._text_mask[index] for index in _entries_in_window(self._table, above)):
+            if any(True for _ in self._text_in_window(above)):
                 return True
         return max(itertools.compress(self._values, self._text_mask), default=-1) >> 16 > window
 
@@ -274,7 +309,7 @@ class SymbolTable:
         """The symbol :meth:`find_by_address` names for the address of sorted entry ``pos``."""
         indices, addrs = self._text
         first = bisect.bisect_left(addrs, addrs[pos])
-        best = max(range(first, pos + 1), key=lambda k: self._rank(indices[k]))
+        best = max(range(first, pos + 1), key=lambda k: _rank(self._info[indices[k]], indices[k]))
         return self._symbol(indices[best])
 
     def iter_by_address(self) -> Iterator[tuple[Symbol, int]]:
@@ -291,7 +326,8 @@ class SymbolTable:
         if self.present:
             yield from map(self._symbol, self._text[0])
 
-    def _rank(self, index: int) -> tuple[bool, int]:
-        # Aliases at one address: a FUNC beats a NOTYPE label, then the first in the
-        # symbol table wins (what addr2line's elf_find_function does).
-        return self._info[index] & 0xF == _STT_FUNC, -index
+
+def _rank(info: int, index: int) -> tuple[bool, int]:
+    """Aliases at one address: a FUNC beats a NOTYPE label, then the first in the symbol
+    table wins (what addr2line's elf_find_function does)."""
+    return info & 0xF == _STT_FUNC, -index
