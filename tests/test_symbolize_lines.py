@@ -143,3 +143,15 @@ def test_a_table_part_decoded_is_freed_by_reference_counting() -> None:
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_a_truncated_program_fails_every_lookup_after_the_cut() -> None:
+    special = OPCODE_BASE + 3 * LINE_RANGE + 6
+    program = _set_address(0x1000) + bytes([1, special, special, 0, 1, 1])
+    table = _table(program + _set_address(0x2000) + bytes([1, 2]))  # cut inside advance_pc
+    assert table.find(0x1004) == (1, 2, 0)  # answered before the cut
+    for address in (0x2000, 0x1004, 0x1000):
+        with pytest.raises(DwarfError, match="truncated"):
+            table.find(address)
+    with pytest.raises(DwarfError, match="truncated"):
+        table.rows  # noqa: B018

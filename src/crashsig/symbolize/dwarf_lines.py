@@ -226,12 +226,9 @@ class LineTable:
         """
         if "rows" not in self.__dict__:
             decoder = self._decoder
-            index = decoder.answer(address)
+            index = None if decoder.broken else decoder.answer(address)
             if index is None and not decoder.done:
-                try:
-                    index = len(decoder.addrs) - 2 if decoder.run(self, address) else None
-                except IndexError as exc:
-                    raise self.unit.dwarf.error("truncated line program") from exc
+                index = len(decoder.addrs) - 2 if self._run(address) else None
             if index is not None:
                 return decoder.files[index], decoder.lines[index], decoder.columns[index]
         rows = self.rows
@@ -244,14 +241,21 @@ class LineTable:
     def _decoder(self) -> _Decoder:
         return _Decoder(self.program_start)
 
+    def _run(self, stop: float) -> bool:
+        """:meth:`_Decoder.run`; a program found truncated fails every later lookup too."""
+        decoder = self._decoder
+        if not decoder.broken:
+            try:
+                return decoder.run(self, stop)
+            except IndexError:
+                decoder.broken = True
+        raise self.unit.dwarf.error("truncated line program")
+
     @cached_property
     def rows(self) -> LineRows:
         """Every row of the program, ordered by address (decoded once)."""
         decoder = self._decoder
-        try:
-            decoder.run(self, _NEVER)
-        except IndexError as exc:
-            raise self.unit.dwarf.error("truncated line program") from exc
+        self._run(_NEVER)
         del self._decoder  # lookups bisect the rows from now on
         return LineRows(decoder.addrs, decoder.files, decoder.lines, decoder.columns).sorted()
 
@@ -282,6 +286,8 @@ class _Decoder:
         self.current = -1
         """First row of the sequence being decoded (-1: none yet)."""
         self.done = False
+        self.broken = False
+        """The program ended inside an opcode (the state is then not consistent)."""
         self._maxes: dict[int, list[int]] = {}
         """Running maximum of the row addresses of each sequence (by first row), as far as computed."""
 
