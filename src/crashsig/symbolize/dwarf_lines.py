@@ -239,7 +239,7 @@ class LineTable:
 
     @cached_property
     def _decoder(self) -> _Decoder:
-        return _Decoder(self.program_start)
+        return _Decoder(self)
 
     def _run(self, stop: float) -> bool:
         """:meth:`_Decoder.run`; a program found truncated fails every later lookup too."""
@@ -273,8 +273,12 @@ class _Decoder:
     address, so the others could never answer.
     """
 
-    def __init__(self, program_start: int) -> None:
-        self.pos = program_start
+    def __init__(self, table: LineTable) -> None:
+        self.pos = table.program_start
+        opcode_base, line_range = table.opcode_base, table.line_range
+        self.addr_step = [(op - opcode_base) // line_range * table.min_inst for op in range(256)]
+        self.line_step = [table.line_base + (op - opcode_base) % line_range for op in range(256)]
+        """Address and line advance of each special opcode (the table is not kept: no cycle)."""
         self.state = (0, 1, 1, 0, -1)
         """Registers between runs: address, file, line, column, address of the sequence's last row (-1: none)."""
         self.addrs: list[int] = []
@@ -320,8 +324,7 @@ class _Decoder:
         """
         buf, end = table.buf, len(table.buf)
         opcode_base, std_lengths, min_inst = table.opcode_base, table.std_lengths, table.min_inst
-        addr_step = [(op - opcode_base) // table.line_range * min_inst for op in range(256)]
-        line_step = [table.line_base + (op - opcode_base) % table.line_range for op in range(256)]
+        addr_step, line_step = self.addr_step, self.line_step
         const_add = addr_step[255]
         addrs, files, lines, columns, sequences = self.addrs, self.files, self.lines, self.columns, self.sequences
         add_addr, add_file, add_line, add_column = addrs.append, files.append, lines.append, columns.append
